@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class AuditLogConfig(AppConfig):
+    name = "audit_log"

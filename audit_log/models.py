@@ -1,0 +1,1 @@
+# Models of the audit_log actor are added with its issue.

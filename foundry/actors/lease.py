@@ -1,0 +1,125 @@
+"""Leases: at most one worker drains an instance's mailbox at a time.
+
+Promises: ``acquire`` is one conditional UPDATE, so two workers can never
+both hold a live lease. Every step and every command outcome is written in
+a transaction that first *fences* the lease (renews it only if this owner
+still holds it), so a worker that lost its lease (paused too long, then
+woke up) raises ``LeaseLost`` instead of writing over its successor.
+
+Limits: a lease expires ``FOUNDRY_ACTOR_LEASE_SECONDS`` after its last
+renewal. A process-wide heartbeat thread renews the leases of commands in
+progress, so a long step keeps its lease while its process lives; a killed
+process stops renewing and its instances are taken over after expiry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import Q
+from django.utils import timezone
+
+from foundry.actors.errors import LeaseLost
+from foundry.actors.models import ActorInstance
+
+logger = logging.getLogger(__name__)
+
+
+def lease_seconds() -> float:
+    return float(settings.FOUNDRY_ACTOR_LEASE_SECONDS)
+
+
+class Lease:
+    def __init__(self, instance_id: int) -> None:
+        self.instance_id = instance_id
+        # Unique per drain, not per process: threads of one process (the
+        # embedded worker) must not share a lease.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.lost = False
+
+    def acquire(self) -> bool:
+        now = timezone.now()
+        taken = (
+            ActorInstance.objects.filter(pk=self.instance_id)
+            .filter(Q(lease_owner="") | Q(lease_expires_at__lt=now) | Q(lease_expires_at=None))
+            .update(lease_owner=self.owner, lease_expires_at=now + timedelta(seconds=lease_seconds()))
+        )
+        return taken == 1
+
+    def renew(self) -> bool:
+        return (
+            ActorInstance.objects.filter(pk=self.instance_id, lease_owner=self.owner).update(
+                lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds())
+            )
+            == 1
+        )
+
+    def fence(self) -> None:
+        """Renew inside the caller's transaction, or raise ``LeaseLost``."""
+        if self.lost or not self.renew():
+            self.lost = True
+            raise LeaseLost(f"lease on actor instance {self.instance_id} lost by {self.owner}")
+
+    def release(self) -> None:
+        ActorInstance.objects.filter(pk=self.instance_id, lease_owner=self.owner).update(
+            lease_owner="", lease_expires_at=None
+        )
+
+
+class _Heartbeat:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._leases: dict[str, Lease] = {}
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def add(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases[lease.owner] = lease
+            # A forked worker child inherits the object but not the thread.
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="foundry-lease-heartbeat", daemon=True
+                )
+                self._thread.start()
+
+    def remove(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.pop(lease.owner, None)
+
+    def _run(self) -> None:
+        while True:
+            threading.Event().wait(lease_seconds() / 3)
+            with self._lock:
+                leases = list(self._leases.values())
+            for lease in leases:
+                try:
+                    if not lease.renew():
+                        lease.lost = True
+                except Exception:
+                    # The next fence in the command's own thread decides;
+                    # a failed renewal here is only logged.
+                    logger.exception("renewing lease %s failed", lease.owner)
+                    close_old_connections()
+
+
+_heartbeat = _Heartbeat()
+
+
+@contextmanager
+def kept_alive(lease: Lease) -> Iterator[Lease]:
+    _heartbeat.add(lease)
+    try:
+        yield lease
+    finally:
+        _heartbeat.remove(lease)

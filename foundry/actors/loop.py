@@ -1,0 +1,237 @@
+"""The command loop: drain one instance's mailbox, one command at a time.
+
+Promises:
+
+- Commands of one instance run one at a time (the lease) and in id order
+  (the head of the mailbox is its oldest open command). A command that is
+  ``running`` when a drain starts was interrupted: it is resumed, and its
+  recorded steps replay.
+- A command that waits on another is ``waiting``: it stays at the head, so
+  later commands of its instance wait behind it, but no worker is held.
+- A drain gives its worker back after ``FOUNDRY_ACTOR_DRAIN_SLICE_SECONDS``
+  and rings again, so one busy instance cannot starve the rest.
+- A command that keeps losing its worker is failed after
+  ``FOUNDRY_ACTOR_MAX_ATTEMPTS`` attempts rather than retried forever.
+- Failures of a handler fail its command, never the loop: the instance goes
+  on with its next command.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+import traceback
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from foundry.actors.context import CommandContext, Suspend
+from foundry.actors.dbretry import atomic_with_retry
+from foundry.actors.errors import ActorError, LeaseLost, UnknownActorType
+from foundry.actors.jsonvalue import to_json_value
+from foundry.actors.lease import Lease, kept_alive
+from foundry.actors.mailbox import ring
+from foundry.actors.models import (
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    ActorInstance,
+    Command,
+    CommandStatus,
+)
+from foundry.actors.notify import get_notifier
+from foundry.actors.registry import actor_type
+
+logger = logging.getLogger(__name__)
+
+
+class AbandonedCommand(ActorError):
+    pass
+
+
+class Outcome(enum.Enum):
+    FINISHED = "finished"
+    SUSPENDED = "suspended"
+    LEASE_LOST = "lease lost"
+
+
+def next_runnable(instance_id: int) -> Command | None:
+    head = (
+        Command.objects.filter(instance_id=instance_id, status__in=OPEN_STATUSES)
+        .order_by("id")
+        .first()
+    )
+    if head is None or (head.status == CommandStatus.WAITING and not _wait_is_over(head)):
+        return None
+    return head
+
+
+def _wait_is_over(command: Command) -> bool:
+    if command.wait_deadline is not None and command.wait_deadline <= timezone.now():
+        return True
+    if command.waiting_for_id is None:
+        return True
+    return Command.objects.filter(pk=command.waiting_for_id, status__in=FINISHED_STATUSES).exists()
+
+
+def drain(instance_id: int) -> None:
+    """Run the instance's runnable commands while holding its lease."""
+    instance = ActorInstance.objects.filter(pk=instance_id).first()
+    if instance is None:
+        logger.warning("doorbell for actor instance %s, which no longer exists", instance_id)
+        return
+    queue = actor_type(instance.actor_type).queue
+    slice_ends = time.monotonic() + settings.FOUNDRY_ACTOR_DRAIN_SLICE_SECONDS
+    while True:
+        lease = Lease(instance_id)
+        if not lease.acquire():
+            return  # Another worker drains it; it re-reads before letting go.
+        sliced = False
+        try:
+            with kept_alive(lease):
+                while (command := next_runnable(instance_id)) is not None:
+                    outcome = run_command(instance, command, lease)
+                    if outcome is Outcome.LEASE_LOST:
+                        return
+                    if time.monotonic() > slice_ends:
+                        sliced = True
+                        break
+        finally:
+            lease.release()
+        # Re-read after letting go: a command sent while this drain held the
+        # lease skipped its doorbell, counting on this check.
+        if next_runnable(instance_id) is None:
+            return
+        if sliced:
+            ring(instance_id, queue)
+            return
+
+
+def run_command(instance: ActorInstance, command: Command, lease: Lease) -> Outcome:
+    resuming_wait = command.status == CommandStatus.WAITING
+    if not resuming_wait:
+        command.attempts += 1
+    def mark_running() -> None:
+        lease.fence()
+        Command.objects.filter(pk=command.pk).update(
+            status=CommandStatus.RUNNING,
+            attempts=command.attempts,
+            started_at=Coalesce("started_at", timezone.now()),
+        )
+
+    try:
+        atomic_with_retry(mark_running)
+    except LeaseLost:
+        return Outcome.LEASE_LOST
+    max_attempts = settings.FOUNDRY_ACTOR_MAX_ATTEMPTS
+    if command.attempts > max_attempts:
+        error = AbandonedCommand(
+            f"{command.name} on {instance} was started {max_attempts} times and each "
+            "attempt lost its worker; giving up"
+        )
+        return _finish_failed(command, lease, error)
+    needs_log = command.attempts > 1 or resuming_wait
+    steps = list(command.steps.all()) if needs_log else []
+    ctx = CommandContext(command=command, actor_key=str(instance), lease=lease, steps=steps)
+    try:
+        spec = actor_type(instance.actor_type).command_spec(command.name)
+        payload = spec.parse(command.payload)
+        with ctx:
+            value = spec.handler(ctx, payload)
+        ctx.check_log_consumed()
+        result = to_json_value(value, what=f"result of {command.name}")
+    except Suspend as suspend:
+        return _suspend(command, lease, suspend, queue=actor_type(instance.actor_type).queue)
+    except LeaseLost:
+        logger.warning("%s lost its lease while running %s", lease.owner, command)
+        return Outcome.LEASE_LOST
+    except Exception as exc:
+        return _finish_failed(command, lease, exc)
+    return _finish(
+        command, lease, status=CommandStatus.SUCCEEDED, result=result,
+        error_type="", error_message="", traceback="",
+    )
+
+
+def _finish_failed(command: Command, lease: Lease, exc: BaseException) -> Outcome:
+    logger.info("%s on instance %s failed: %r", command, command.instance_id, exc)
+    return _finish(
+        command, lease, status=CommandStatus.FAILED, result=None,
+        error_type=type(exc).__qualname__, error_message=str(exc),
+        traceback="".join(traceback.format_exception(exc)),
+    )
+
+
+def _finish(command: Command, lease: Lease, **fields: Any) -> Outcome:
+    def finish() -> None:
+        lease.fence()
+        Command.objects.filter(pk=command.pk).update(
+            finished_at=timezone.now(), waiting_for=None, wait_deadline=None, **fields
+        )
+        transaction.on_commit(lambda: after_finish(command))
+
+    try:
+        atomic_with_retry(finish)
+    except LeaseLost:
+        return Outcome.LEASE_LOST
+    return Outcome.FINISHED
+
+
+def after_finish(command: Command) -> None:
+    """Wake whoever waits: blocked senders, and a suspended parent command."""
+    get_notifier().publish(command.pk)
+    if command.parent_waits and command.caused_by_id:
+        parent = (
+            Command.objects.filter(pk=command.caused_by_id)
+            .values_list("instance_id", "instance__actor_type")
+            .first()
+        )
+        if parent is not None:
+            ring(parent[0], actor_type(parent[1]).queue)
+
+
+def _suspend(command: Command, lease: Lease, suspend: Suspend, *, queue: str) -> Outcome:
+    def mark_waiting() -> None:
+        lease.fence()
+        Command.objects.filter(pk=command.pk).update(
+            status=CommandStatus.WAITING,
+            waiting_for_id=suspend.command_id,
+            wait_deadline=suspend.deadline,
+        )
+
+    try:
+        atomic_with_retry(mark_waiting)
+    except LeaseLost:
+        return Outcome.LEASE_LOST
+    # A doorbell at the deadline, so a timed-out wait resumes on time even if
+    # the awaited command never finishes.
+    seconds = max(0.0, (suspend.deadline - timezone.now()).total_seconds()) + 0.05
+    ring(command.instance_id, queue, countdown=seconds)
+    return Outcome.SUSPENDED
+
+
+def sweep() -> int:
+    """Ring every instance that has runnable work and no live lease."""
+    now = timezone.now()
+    candidates = (
+        ActorInstance.objects.filter(commands__status__in=OPEN_STATUSES)
+        .filter(Q(lease_owner="") | Q(lease_expires_at__lt=now) | Q(lease_expires_at=None))
+        .values_list("id", "actor_type")
+        .distinct()
+    )
+    rung = 0
+    for instance_id, type_name in candidates:
+        if next_runnable(instance_id) is None:
+            continue
+        try:
+            queue = actor_type(type_name).queue
+        except UnknownActorType:
+            logger.error("instance %s has open commands of unknown type %r", instance_id, type_name)
+            continue
+        ring(instance_id, queue)
+        rung += 1
+    return rung

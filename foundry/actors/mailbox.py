@@ -1,0 +1,146 @@
+"""Sending commands: the mailbox insert, the doorbell, waiting for results.
+
+Promises: ``send`` validates the payload, then inserts the command row; once
+it returns, the command is durable and will run. The doorbell (a Celery
+message) is only rung after the insert commits, and only when no worker
+holds the instance's lease: a live drainer re-reads the mailbox before it
+lets go, and a dead one's lease expires and the sweeper rings instead.
+
+Limits: Celery acknowledges a doorbell before running it, so a killed
+worker can drop one; the mailbox row and the sweeper carry durability,
+never the broker.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from foundry.actors.context import current_context, outcome_of, unwrap_outcome
+from foundry.actors.errors import ActorError, CommandTimeout, WaitNotAllowed
+from foundry.actors.models import ActorInstance, Command, FINISHED_STATUSES
+from foundry.actors.notify import get_notifier
+
+if TYPE_CHECKING:
+    from foundry.actors.handles import ActorHandle
+
+
+@dataclass(frozen=True)
+class CommandRef:
+    """A sent command: enough to wait for it or to find it in the inspector."""
+
+    id: int
+    actor_key: str
+    name: str
+
+    def wait(self, timeout: float | None = None) -> Any:
+        return wait_for_command(self, timeout=timeout)
+
+
+def send(
+    handle: ActorHandle, name: str, body: Any, *, wait: bool, timeout: float | None
+) -> Any:
+    spec = handle.actor_type.command_spec(name)
+    payload = spec.validate(body)
+    ctx = current_context()
+    if ctx is None:
+        if wait and connection.in_atomic_block:
+            raise WaitNotAllowed(
+                f"waiting for {name} on {handle} inside an open transaction would never "
+                "end: the command is not visible to workers until it commits"
+            )
+        ref = CommandRef(enqueue(handle, name, payload, caused_by=None), str(handle), name)
+        return wait_for_command(ref, timeout=timeout) if wait else ref
+    if ctx.in_step:
+        if wait:
+            raise WaitNotAllowed(
+                f"waiting for {name} on {handle} inside a step: send inside the step, "
+                "wait from the handler body"
+            )
+        return CommandRef(
+            enqueue(handle, name, payload, caused_by=ctx.command_id), str(handle), name
+        )
+    if wait:
+        _check_no_deadlock(ctx.command, handle)
+    command_id = ctx.step(
+        f"send {name} to {handle}",
+        lambda: enqueue(handle, name, payload, caused_by=ctx.command_id, parent_waits=wait),
+    )
+    if wait:
+        return ctx.wait_for(command_id, timeout=timeout)
+    return CommandRef(command_id, str(handle), name)
+
+
+def _check_no_deadlock(sender: Command, target: ActorHandle) -> None:
+    """Refuse waits that could never finish: on oneself, or around a cycle."""
+    command: Command | None = sender
+    while command is not None:
+        if command.instance_id == target.instance_id:
+            who = "its own actor" if command is sender else "an actor that waits on it"
+            raise WaitNotAllowed(
+                f"{sender.name} (command {sender.pk}) would wait on {who} {target}: "
+                "a command cannot wait on a mailbox that is blocked behind it"
+            )
+        if not (command.parent_waits and command.caused_by_id):
+            return
+        command = Command.objects.filter(pk=command.caused_by_id).first()
+
+
+def enqueue(
+    handle: ActorHandle,
+    name: str,
+    payload: Any,
+    *,
+    caused_by: int | None,
+    parent_waits: bool = False,
+) -> int:
+    command = Command.objects.create(
+        instance_id=handle.instance_id,
+        name=name,
+        payload=payload,
+        caused_by_id=caused_by,
+        parent_waits=parent_waits,
+    )
+    queue = handle.actor_type.queue
+    transaction.on_commit(lambda: ring_unless_leased(handle.instance_id, queue))
+    return command.pk
+
+
+def ring(instance_id: int, queue: str, *, countdown: float | None = None) -> None:
+    from foundry.actors.tasks import drain
+
+    drain.apply_async((instance_id,), queue=queue, countdown=countdown)
+
+
+def ring_unless_leased(instance_id: int, queue: str) -> None:
+    leased = ActorInstance.objects.filter(
+        pk=instance_id, lease_expires_at__gt=timezone.now()
+    ).exclude(lease_owner="")
+    if not leased.exists():
+        ring(instance_id, queue)
+
+
+def wait_for_command(ref: CommandRef, *, timeout: float | None) -> Any:
+    """Block the calling thread (never a handler) until ``ref`` finishes."""
+    seconds = timeout if timeout is not None else settings.FOUNDRY_ACTOR_WAIT_SECONDS
+    deadline = time.monotonic() + seconds
+    recheck = settings.FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS
+    with get_notifier().subscribe(ref.id) as subscription:
+        while True:
+            command = Command.objects.select_related("instance").filter(pk=ref.id).first()
+            if command is None:
+                raise ActorError(f"command {ref.id} ({ref.name} on {ref.actor_key}) was deleted")
+            if command.status in FINISHED_STATUSES:
+                return unwrap_outcome(outcome_of(command))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CommandTimeout(
+                    actor_key=ref.actor_key, command_name=ref.name, command_id=ref.id,
+                    timeout=seconds,
+                )
+            subscription.wait(min(remaining, recheck))

@@ -1,0 +1,142 @@
+"""Tables of the actor runtime: instances, their mailbox, the step log.
+
+The runtime is their only writer; the admin reads them as the inspector.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ActorInstance(models.Model):
+    actor_type = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    created_input = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The lease: who drains this mailbox now, and until when. A worker that
+    # dies stops renewing; after expiry any worker may take over.
+    lease_owner = models.CharField(max_length=128, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["actor_type", "key"], name="actor_instance_unique_key")
+        ]
+        indexes = [models.Index(fields=["lease_expires_at"], name="actor_lease_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_type}:{self.key}"
+
+    @property
+    def lease_is_live(self) -> bool:
+        return bool(
+            self.lease_owner
+            and self.lease_expires_at is not None
+            and self.lease_expires_at > timezone.now()
+        )
+
+
+class CommandStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATUSES = (CommandStatus.QUEUED, CommandStatus.RUNNING, CommandStatus.WAITING)
+FINISHED_STATUSES = (CommandStatus.SUCCEEDED, CommandStatus.FAILED, CommandStatus.CANCELLED)
+
+
+class Command(models.Model):
+    """A row of an instance's mailbox. Order within an instance is by id."""
+
+    instance = models.ForeignKey(ActorInstance, on_delete=models.CASCADE, related_name="commands")
+    name = models.CharField(max_length=128)
+    payload = models.JSONField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=CommandStatus.choices, default=CommandStatus.QUEUED
+    )
+    result = models.JSONField(null=True, blank=True)
+    error_type = models.CharField(max_length=255, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+    # Runs that started this command; a resume after a crash adds one, a
+    # resume after a durable wait does not.
+    attempts = models.PositiveIntegerField(default=0)
+    caused_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="caused"
+    )
+    # The sender is a handler suspended on this command: finishing it rings
+    # the sender's doorbell.
+    parent_waits = models.BooleanField(default=False)
+    waiting_for = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    wait_deadline = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The head of a mailbox: the oldest open command of an instance.
+            models.Index(
+                fields=["instance", "id"],
+                name="actor_command_open",
+                condition=Q(status__in=["queued", "running", "waiting"]),
+            ),
+            models.Index(fields=["status", "id"], name="actor_command_status"),
+            models.Index(fields=["name"], name="actor_command_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name}"
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class StepStatus(models.TextChoices):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Step(models.Model):
+    """One recorded step of a command: replayed, never re-run, once succeeded."""
+
+    command = models.ForeignKey(Command, on_delete=models.CASCADE, related_name="steps")
+    index = models.PositiveIntegerField()
+    name = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=StepStatus.choices)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error_type = models.CharField(max_length=255, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+    # The command attempt that wrote this row: a resumed command shows where
+    # the new attempt picked up.
+    attempt = models.PositiveIntegerField(default=1)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["command", "index"], name="actor_step_unique_index")
+        ]
+        ordering = ["command_id", "index"]
+
+    def __str__(self) -> str:
+        return f"step {self.index} {self.name}"
+
+    @property
+    def duration(self) -> timedelta:
+        return self.finished_at - self.started_at

@@ -1,0 +1,17 @@
+"""Celery tasks of the runtime: the doorbell and the sweeper."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from foundry.actors import loop
+
+
+@shared_task(name="foundry.actors.drain", ignore_result=True)
+def drain(instance_id: int) -> None:
+    loop.drain(instance_id)
+
+
+@shared_task(name="foundry.actors.sweep", ignore_result=True)
+def sweep() -> int:
+    return loop.sweep()

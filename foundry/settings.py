@@ -1,0 +1,168 @@
+"""Foundry settings: everything from the environment, embedded defaults.
+
+With nothing set, Foundry runs embedded: SQLite in ``FOUNDRY_DATA_DIR``, an
+in-process Celery worker on the ``memory://`` broker, an in-memory channel
+layer. The production shape sets ``DATABASE_URL`` (PostgreSQL),
+``CELERY_BROKER_URL`` and ``REDIS_URL`` and runs ``celery worker`` and
+``celery beat`` as separate processes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from foundry.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+    required_in_production,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = env_path("FOUNDRY_DATA_DIR", BASE_DIR / ".data")
+PRODUCTION = env_bool("FOUNDRY_PRODUCTION", False)
+
+SECRET_KEY = required_in_production(
+    "DJANGO_SECRET_KEY", env_str("DJANGO_SECRET_KEY"), production=PRODUCTION
+) or "embedded-development-key-not-for-production"
+DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_celery_results",
+    "foundry.actors",
+    "audit_log",
+    "orgs",
+    "users",
+    "tasks",
+    "github_data",
+    "sandboxes",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "foundry.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+WSGI_APPLICATION = "foundry.wsgi.application"
+ASGI_APPLICATION = "foundry.asgi.application"
+
+# --- Database -----------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'foundry.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["OPTIONS"] = {
+        # Deferred transactions (the default): a step that talks to GitHub
+        # for seconds must not hold the single write lock meanwhile. The
+        # runtime retries its transactions when SQLite reports a lock.
+        "timeout": env_float("FOUNDRY_SQLITE_TIMEOUT", 30.0),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file database for tests too: worker processes must see the same data.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(DATABASES["default"]["NAME"]).with_name("test_foundry.sqlite3"))
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, Celery, Channels --------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or (REDIS_URL or "memory://")
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or (REDIS_URL or "django-db")
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = False  # durability lives in the mailbox table
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- The actor runtime --------------------------------------------------
+# "inprocess": the web process runs a worker thread (embedded default);
+# "external": separate `celery worker` processes do the work.
+FOUNDRY_WORKER_MODE = env_str("FOUNDRY_WORKER_MODE", "inprocess" if CELERY_BROKER_URL == "memory://" else "external")
+FOUNDRY_ACTOR_LEASE_SECONDS = env_float("FOUNDRY_ACTOR_LEASE_SECONDS", 30.0)
+FOUNDRY_ACTOR_SWEEP_SECONDS = env_float("FOUNDRY_ACTOR_SWEEP_SECONDS", 10.0)
+FOUNDRY_ACTOR_MAX_ATTEMPTS = env_int("FOUNDRY_ACTOR_MAX_ATTEMPTS", 5)
+# A drain hands its worker slot back after this long so that one busy
+# instance cannot starve the others sharing a queue.
+FOUNDRY_ACTOR_DRAIN_SLICE_SECONDS = env_float("FOUNDRY_ACTOR_DRAIN_SLICE_SECONDS", 0.5)
+FOUNDRY_ACTOR_EXTRA_MODULES = env_list("FOUNDRY_ACTOR_EXTRA_MODULES", [])
+
+# --- The rest -----------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True  # the embedded run serves admin assets without collectstatic
+LOGIN_URL = "/admin/login/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("FOUNDRY_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Default wait of send(wait=True) without a timeout, and how often a waiter
+# re-reads its command in case a notification was missed.
+FOUNDRY_ACTOR_WAIT_SECONDS = env_float("FOUNDRY_ACTOR_WAIT_SECONDS", 60.0)
+FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS = env_float("FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS", 2.0)
+
+CELERY_BEAT_SCHEDULE = {
+    "foundry.actors.sweep": {
+        "task": "foundry.actors.sweep",
+        "schedule": FOUNDRY_ACTOR_SWEEP_SECONDS,
+        "options": {"queue": "maintenance", "expires": FOUNDRY_ACTOR_SWEEP_SECONDS},
+    },
+}

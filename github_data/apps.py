@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class GithubDataConfig(AppConfig):
+    name = "github_data"

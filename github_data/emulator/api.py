@@ -1,0 +1,312 @@
+"""The GitHub REST endpoints (App, installation, repositories, pulls, members, users)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from . import shapes
+from .models import PullRequest
+from .routing import HttpError, Request, Response, Router, paginate
+from .state import EmulatorState
+
+SORT_KEYS = {"created": "created_at", "updated": "updated_at"}
+
+
+def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closure per endpoint
+    ds = state.dataset
+    router = Router()
+
+    def check_org(name: str) -> None:
+        if name.lower() != ds.org.login.lower():
+            raise HttpError(404, "Not Found")
+
+    def repo_of(req: Request) -> Any:
+        check_org(req.params["owner"])
+        return ds.repo(req.params["repo"])
+
+    def actor_of(req: Request) -> str:
+        if req.token is not None and req.token.kind == "user" and req.token.login:
+            return req.token.login
+        return ds.bot_login
+
+    def installation_or_404(ident: int | None = None) -> Any:
+        inst = ds.installation
+        if inst is None or (ident is not None and inst.id != ident):
+            raise HttpError(404, "Not Found")
+        return inst
+
+    # -- GitHub App (JWT) -----------------------------------------------------------------
+
+    def get_app(req: Request) -> Response:
+        with ds.lock:
+            count = 1 if ds.installation else 0
+            return Response(body=shapes.app(req.base_url(), ds.org, ds.app, count))
+
+    def list_installations(req: Request) -> Response:
+        with ds.lock:
+            insts = [ds.installation] if ds.installation else []
+            chunk, links = paginate(req, insts)
+            body = [shapes.installation(req.base_url(), ds.org, ds.app, i) for i in chunk]
+            return Response(body=body, headers=links)
+
+    def get_installation(req: Request) -> Response:
+        with ds.lock:
+            inst = installation_or_404(int(req.params["installation_id"]))
+            return Response(body=shapes.installation(req.base_url(), ds.org, ds.app, inst))
+
+    def org_installation(req: Request) -> Response:
+        check_org(req.params["org"])
+        with ds.lock:
+            inst = installation_or_404()
+            return Response(body=shapes.installation(req.base_url(), ds.org, ds.app, inst))
+
+    def create_access_token(req: Request) -> Response:
+        inst = installation_or_404(int(req.params["installation_id"]))
+        token = state.tokens.issue_installation_token(inst.id)
+        body = {
+            "token": token.value,
+            "expires_at": token.expires_iso(),
+            "permissions": shapes.APP_PERMISSIONS,
+            "repository_selection": "all",
+        }
+        return Response(201, body)
+
+    def delete_installation(req: Request) -> Response:
+        inst = installation_or_404(int(req.params["installation_id"]))
+        ds.delete_installation()
+        state.tokens.revoke_installation(inst.id)
+        return Response(204)
+
+    router.add("GET", "/app", "jwt", get_app)
+    router.add("GET", "/app/installations", "jwt", list_installations)
+    router.add("GET", "/app/installations/{installation_id}", "jwt", get_installation)
+    router.add("DELETE", "/app/installations/{installation_id}", "jwt", delete_installation)
+    router.add("POST", "/app/installations/{installation_id}/access_tokens", "jwt", create_access_token)
+    router.add("GET", "/orgs/{org}/installation", "jwt", org_installation)
+
+    # -- organization, repositories, branches ----------------------------------------------
+
+    def installation_repositories(req: Request) -> Response:
+        with ds.lock:
+            repos = list(ds.repos.values())
+            chunk, links = paginate(req, repos)
+            body = {
+                "total_count": len(repos),
+                "repository_selection": "all",
+                "repositories": [shapes.repo(req.base_url(), ds.org, r) for r in chunk],
+            }
+            return Response(body=body, headers=links)
+
+    def get_org(req: Request) -> Response:
+        check_org(req.params["org"])
+        with ds.lock:
+            return Response(body=shapes.org_full(req.base_url(), ds.org, list(ds.repos.values())))
+
+    def org_repos(req: Request) -> Response:
+        check_org(req.params["org"])
+        with ds.lock:
+            repos = list(ds.repos.values())
+            kind = req.query.get("type", "all")
+            if kind in ("public", "private"):
+                repos = [r for r in repos if r.private == (kind == "private")]
+            chunk, links = paginate(req, repos)
+            return Response(body=[shapes.repo(req.base_url(), ds.org, r) for r in chunk], headers=links)
+
+    def get_repo(req: Request) -> Response:
+        with ds.lock:
+            return Response(body=shapes.repo(req.base_url(), ds.org, repo_of(req)))
+
+    def list_branches(req: Request) -> Response:
+        with ds.lock:
+            repo = repo_of(req)
+            branches = list(repo.branches.values())
+            if "protected" in req.query:
+                wanted = req.query["protected"].lower() == "true"
+                branches = [b for b in branches if b.protected == wanted]
+            chunk, links = paginate(req, branches)
+            body = [shapes.branch_short(req.base_url(), ds.org, repo, b) for b in chunk]
+            return Response(body=body, headers=links)
+
+    def get_branch(req: Request) -> Response:
+        with ds.lock:
+            repo = repo_of(req)
+            branch = ds.branch(repo.name, req.params["branch"])
+            info = ds.git.commits_between(ds.org.login, repo.name, None, branch.sha)[0]
+            head = shapes.commit(req.base_url(), ds.org, repo, info)
+            return Response(body=shapes.branch_full(req.base_url(), ds.org, repo, branch, head))
+
+    router.add("GET", "/installation/repositories", "installation", installation_repositories)
+    router.add("GET", "/orgs/{org}", "token", get_org)
+    router.add("GET", "/orgs/{org}/repos", "token", org_repos)
+    router.add("GET", "/repos/{owner}/{repo}", "token", get_repo)
+    router.add("GET", "/repos/{owner}/{repo}/branches", "token", list_branches)
+    router.add("GET", "/repos/{owner}/{repo}/branches/{branch+}", "token", get_branch)
+
+    # -- members and users ------------------------------------------------------------------
+
+    def list_members(req: Request) -> Response:
+        check_org(req.params["org"])
+        with ds.lock:
+            role = req.query.get("role", "all")
+            logins = [m for m, r in ds.org.members.items() if role == "all" or r == role]
+            chunk, links = paginate(req, logins)
+            body = [shapes.simple_user(req.base_url(), m, ds.users[m].id) for m in chunk]
+            return Response(body=body, headers=links)
+
+    def check_member(req: Request) -> Response:
+        check_org(req.params["org"])
+        with ds.lock:
+            members = {m.lower() for m in ds.org.members}
+        if req.params["username"].lower() not in members:
+            raise HttpError(404, "User does not exist or is not a member of the organization")
+        return Response(204)
+
+    def org_membership(req: Request) -> Response:
+        check_org(req.params["org"])
+        with ds.lock:
+            user = ds.user(req.params["username"])
+            role = ds.org.members.get(user.login)
+            if role is None:
+                raise HttpError(404, "Not Found")
+            return Response(body=shapes.membership(req.base_url(), ds.org, user, role))
+
+    def get_user(req: Request) -> Response:
+        with ds.lock:
+            user = ds.user(req.params["username"])
+            return Response(body=shapes.user_full(req.base_url(), user))
+
+    router.add("GET", "/orgs/{org}/members", "token", list_members)
+    router.add("GET", "/orgs/{org}/members/{username}", "token", check_member)
+    router.add("GET", "/orgs/{org}/memberships/{username}", "token", org_membership)
+    router.add("GET", "/users/{username}", "optional", get_user)
+
+    # -- pull requests ----------------------------------------------------------------------
+
+    def pull_body(req: Request, repo: Any, pr: PullRequest, full: bool) -> dict[str, Any]:
+        return shapes.pull(req.base_url(), ds.org, ds.users, repo, pr, full)
+
+    def list_pulls(req: Request) -> Response:
+        wanted = req.query.get("state", "open")
+        if wanted not in ("open", "closed", "all"):
+            raise HttpError(422, "Validation Failed", [{"resource": "Search", "field": "state", "code": "invalid"}])
+        with ds.lock:
+            repo = repo_of(req)
+            pulls = [pr for pr in repo.pulls.values() if wanted == "all" or pr.state == wanted]
+            if "head" in req.query:
+                head = req.query["head"].split(":", 1)[-1]
+                pulls = [pr for pr in pulls if pr.head == head]
+            if "base" in req.query:
+                pulls = [pr for pr in pulls if pr.base == req.query["base"]]
+            key = SORT_KEYS.get(req.query.get("sort", "created"), "created_at")
+            descending = req.query.get("direction", "desc") != "asc"
+            pulls.sort(key=lambda pr: (getattr(pr, key), pr.number), reverse=descending)
+            chunk, links = paginate(req, pulls)
+            return Response(body=[pull_body(req, repo, pr, False) for pr in chunk], headers=links)
+
+    def get_pull(req: Request) -> Response:
+        with ds.lock:
+            repo = repo_of(req)
+            pr = ds.pull(repo.name, _number(req))
+            return Response(body=pull_body(req, repo, pr, True))
+
+    def create_pull(req: Request) -> Response:
+        data = req.json()
+        repo = repo_of(req)
+        if not data.get("head"):
+            raise HttpError(422, "Validation Failed", [{"resource": "PullRequest", "field": "head", "code": "missing_field"}])
+        pr = ds.open_pull_request(
+            repo.name,
+            head=str(data["head"]),
+            base=data.get("base"),
+            title=data.get("title"),
+            body=data.get("body") or "",
+            user=actor_of(req),
+            draft=bool(data.get("draft", False)),
+        )
+        with ds.lock:
+            body = pull_body(req, repo, pr, True)
+        return Response(201, body, [("Location", body["url"])])
+
+    def update_pull(req: Request) -> Response:
+        data, repo, number = req.json(), repo_of(req), _number(req)
+        actor = actor_of(req)
+        if "title" in data or "body" in data:
+            ds.edit_pull_request(repo.name, number, data.get("title"), data.get("body"), actor)
+        if data.get("state") == "closed":
+            ds.close_pull_request(repo.name, number, actor)
+        elif data.get("state") == "open" and ds.pull(repo.name, number).state == "closed":
+            ds.reopen_pull_request(repo.name, number, actor)
+        with ds.lock:
+            return Response(body=pull_body(req, repo, ds.pull(repo.name, number), True))
+
+    def merge_pull(req: Request) -> Response:
+        repo = repo_of(req)
+        pr = ds.merge_pull_request(repo.name, _number(req), actor_of(req))
+        body = {"sha": pr.merge_commit_sha, "merged": True, "message": "Pull Request successfully merged"}
+        return Response(body=body)
+
+    router.add("GET", "/repos/{owner}/{repo}/pulls", "token", list_pulls)
+    router.add("POST", "/repos/{owner}/{repo}/pulls", "token", create_pull)
+    router.add("GET", "/repos/{owner}/{repo}/pulls/{number}", "token", get_pull)
+    router.add("PATCH", "/repos/{owner}/{repo}/pulls/{number}", "token", update_pull)
+    router.add("PUT", "/repos/{owner}/{repo}/pulls/{number}/merge", "token", merge_pull)
+
+    # -- the signed-in user (OAuth token) ----------------------------------------------------
+
+    def me(req: Request) -> Any:
+        assert req.token is not None and req.token.login is not None
+        return ds.user(req.token.login)
+
+    def get_me(req: Request) -> Response:
+        with ds.lock:
+            return Response(body=shapes.user_full(req.base_url(), me(req), private=True))
+
+    def my_orgs(req: Request) -> Response:
+        with ds.lock:
+            orgs = [ds.org] if me(req).login in ds.org.members else []
+            chunk, links = paginate(req, orgs)
+            return Response(body=[shapes.org_simple(req.base_url(), o) for o in chunk], headers=links)
+
+    def my_memberships(req: Request) -> Response:
+        with ds.lock:
+            user = me(req)
+            role = ds.org.members.get(user.login)
+            rows = [shapes.membership(req.base_url(), ds.org, user, role)] if role else []
+            chunk, links = paginate(req, rows)
+            return Response(body=chunk, headers=links)
+
+    def my_emails(req: Request) -> Response:
+        with ds.lock:
+            email = me(req).email
+        return Response(body=[{"email": email, "primary": True, "verified": True, "visibility": "private"}])
+
+    router.add("GET", "/user", "user", get_me)
+    router.add("GET", "/user/orgs", "user", my_orgs)
+    router.add("GET", "/user/memberships/orgs", "user", my_memberships)
+    router.add("GET", "/user/emails", "user", my_emails)
+
+    # -- rate limit ------------------------------------------------------------------------
+
+    def rate_limit(req: Request) -> Response:
+        core = state.rate.snapshot()
+        reset = int(time.time()) + 3600
+
+        def other(limit: int) -> dict[str, int]:
+            return {"limit": limit, "used": 0, "remaining": limit, "reset": reset}
+
+        resources = {
+            "core": core, "search": other(30), "graphql": other(5000),
+            "integration_manifest": other(5000), "code_search": other(10),
+        }  # fmt: skip
+        return Response(body={"resources": resources, "rate": core})
+
+    router.add("GET", "/rate_limit", "optional", rate_limit)
+    return router
+
+
+def _number(req: Request) -> int:
+    try:
+        return int(req.params["number"])
+    except ValueError:
+        raise HttpError(404, "Not Found") from None

@@ -1,0 +1,232 @@
+"""Deterministic generation of the emulated organization from a handful of numbers and a seed.
+
+Everything here is a pure function of `DatasetSpec` (the RSA key aside): the same spec gives
+the same ids, names, timestamps and git shas, so tests and demos can rely on them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .gitrepos import ObjectWriter, Signature
+from .models import Branch, GitHubApp, Organization, PullRequest, Repository, User
+
+_PREFIXES = ["feature", "fix", "chore", "docs", "refactor", "test", "perf"]
+_TOPICS = [
+    "login-form", "billing-page", "api-client", "cache-layer", "search-index", "dark-mode",
+    "rate-limiter", "audit-log", "webhooks", "onboarding", "export-csv", "sidebar",
+    "settings", "notifications", "metrics", "retry-logic", "session-store", "sandbox-pool",
+    "diff-viewer", "task-list",
+]  # fmt: skip
+_VERBS = {
+    "feature": "Add", "fix": "Fix", "chore": "Update", "docs": "Document",
+    "refactor": "Refactor", "test": "Test", "perf": "Speed up",
+}  # fmt: skip
+_FIRST = [
+    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret",
+    "Dennis", "Radia", "Linus", "Katherine", "John", "Hedy", "Tim", "Sophie", "Guido",
+    "Anita", "Bjarne", "Carol", "Niklaus", "Shafi", "Leslie", "Jean", "Brian", "Annie",
+    "Vint", "Mary", "Dorothy",
+]  # fmt: skip
+_LAST = [
+    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson",
+    "Hamilton", "Ritchie", "Perlman", "Torvalds", "Johnson", "McCarthy", "Lamarr",
+    "Berners-Lee", "Wilson", "Rossum", "Borg", "Stroustrup", "Shaw", "Wirth", "Goldwasser",
+    "Lamport", "Bartik", "Kernighan", "Easley", "Cerf", "Keller", "Vaughan",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    org: str = "acme"
+    repos: int = 6
+    branches_per_repo: int = 4
+    prs_per_repo: int = 2
+    members: int = 5
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.branches_per_repo < 1:
+            raise ValueError("branches_per_repo counts `main`, so it must be at least 1")
+        if self.prs_per_repo > self.branches_per_repo - 1:
+            raise ValueError("each open PR needs its own non-main head branch")
+        if self.prs_per_repo > 0 and self.members < 1:
+            raise ValueError("pull requests need at least one member as author")
+
+
+@dataclass
+class GeneratedRepo:
+    repo: Repository
+    writer: ObjectWriter
+
+
+class IdAllocator:
+    """One increasing id space per dataset, offset by the seed so datasets differ visibly."""
+
+    def __init__(self, seed: int) -> None:
+        self._counter: Iterator[int] = itertools.count(10_000_000 + (seed % 1000) * 100_000 + 1)
+
+    def next(self) -> int:
+        return next(self._counter)
+
+
+def base_time(seed: int) -> datetime:
+    return datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=seed % 365)
+
+
+def generate_keypair() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,  # "BEGIN RSA PRIVATE KEY", as GitHub's
+        serialization.NoEncryption(),
+    ).decode()
+    return private, public_pem_of(private)
+
+
+def public_pem_of(private_pem: str) -> str:
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def make_app(spec: DatasetSpec, rng: random.Random, private_pem: str | None) -> GitHubApp:
+    if private_pem is None:
+        private_pem, public_pem = generate_keypair()
+    else:
+        public_pem = public_pem_of(private_pem)
+    return GitHubApp(
+        id=100_000 + rng.randrange(900_000),
+        slug=f"{spec.org}-foundry",
+        name=f"Foundry ({spec.org})",
+        client_id="Iv1." + "%016x" % rng.getrandbits(64),
+        private_key_pem=private_pem,
+        public_key_pem=public_pem,
+        created_at=base_time(spec.seed),
+    )
+
+
+def make_users(spec: DatasetSpec, rng: random.Random, ids: IdAllocator) -> list[User]:
+    combos = [(f, last) for f in _FIRST for last in _LAST]
+    rng.shuffle(combos)
+    users: list[User] = []
+    for i in range(spec.members):
+        first, last = combos[i % len(combos)]
+        login = f"{first}-{last}".lower()
+        if i >= len(combos):  # only past 900 members: keep logins unique
+            login += f"-{i // len(combos)}"
+        users.append(
+            User(
+                login=login,
+                id=ids.next(),
+                name=f"{first} {last}",
+                email=f"{login}@{spec.org}.example.com",
+                created_at=base_time(spec.seed) - timedelta(days=400 - i),
+            )
+        )
+    return users
+
+
+def make_org(spec: DatasetSpec, ids: IdAllocator, users: list[User]) -> Organization:
+    org = Organization(
+        login=spec.org,
+        id=ids.next(),
+        name=spec.org.capitalize(),
+        description=f"The {spec.org} organization (Foundry GitHub emulator)",
+        created_at=base_time(spec.seed) - timedelta(days=500),
+    )
+    for i, user in enumerate(users):
+        org.members[user.login] = "admin" if i == 0 else "member"
+    return org
+
+
+def branch_names(rng: random.Random, count: int) -> list[str]:
+    """`count` distinct readable names like `fix-audit-log`, not including `main`."""
+    combos = [f"{p}-{t}" for p in _PREFIXES for t in _TOPICS]
+    rng.shuffle(combos)
+    return [
+        combos[i % len(combos)] + (f"-{i // len(combos) + 1}" if i >= len(combos) else "")
+        for i in range(count)
+    ]
+
+
+def readme(org: str, repo: str) -> str:
+    return f"# {repo}\n\nDemo repository of the {org} organization, served by the Foundry GitHub emulator.\n"
+
+
+def make_repo(
+    spec: DatasetSpec,
+    index: int,
+    rng: random.Random,
+    ids: IdAllocator,
+    authors: list[User],
+    committer: Signature,
+    name: str | None = None,
+    private: bool | None = None,
+) -> GeneratedRepo:
+    """One repository with its branches, open PRs and the git objects behind them."""
+    name = name or f"repo-{index + 1:03d}"
+    created = committer.when
+    writer = ObjectWriter()
+    main_files = {
+        "README.md": writer.blob(readme(spec.org, name)),
+        "app.py": writer.blob(f'"""{name}."""\n\n\ndef main() -> None:\n    print("hello from {name}")\n'),
+    }
+    main_sha = writer.commit(writer.tree(main_files), [], committer, f"Initial commit of {name}")
+    repo = Repository(
+        id=ids.next(),
+        name=name,
+        private=rng.random() < 0.3 if private is None else private,
+        description=f"{name} of {spec.org}",
+        created_at=created,
+        updated_at=created,
+        pushed_at=created,
+    )
+    repo.branches["main"] = Branch("main", main_sha, protected=True)
+    for j, branch in enumerate(branch_names(rng, spec.branches_per_repo - 1)):
+        author = authors[(index + j) % len(authors)] if authors else None
+        when = created + timedelta(minutes=j + 1)
+        sig = Signature(author.name, author.email, when) if author else Signature(
+            committer.name, committer.email, when
+        )
+        prefix, _, topic = branch.partition("-")
+        files = dict(main_files)
+        files[f"{branch}.md"] = writer.blob(f"# {branch}\n\n{_VERBS.get(prefix, 'Work on')} {topic}.\n")
+        sha = writer.commit(writer.tree(files), [main_sha], sig, f"{_title(branch)}")
+        repo.branches[branch] = Branch(branch, sha)
+        repo.pushed_at = repo.updated_at = when
+    heads = [b for b in repo.branches if b != "main"][: spec.prs_per_repo]
+    for head in heads:
+        author = authors[rng.randrange(len(authors))]
+        opened = created + timedelta(days=1 + repo.next_number, hours=rng.randrange(24))
+        number = repo.next_number
+        repo.next_number += 1
+        repo.pulls[number] = PullRequest(
+            id=ids.next(),
+            number=number,
+            title=_title(head),
+            body=f"This pull request works on `{head}`.",
+            user=author.login,
+            head=head,
+            base="main",
+            head_sha=repo.branches[head].sha,
+            base_sha=main_sha,
+            created_at=opened,
+            updated_at=opened + timedelta(hours=rng.randrange(1, 48)),
+        )
+    return GeneratedRepo(repo, writer)
+
+
+def _title(branch: str) -> str:
+    prefix, _, topic = branch.partition("-")
+    return f"{_VERBS.get(prefix, 'Work on')} {topic.replace('-', ' ')}"

@@ -1,0 +1,141 @@
+"""The emulated GitHub's records, its errors and the events its mutations emit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class EmulatorError(Exception):
+    """An error GitHub would answer with a status and a JSON message."""
+
+    status = 400
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+
+
+class NotFound(EmulatorError):
+    status = 404
+
+
+class ValidationFailed(EmulatorError):
+    status = 422
+
+
+class NotMergeable(EmulatorError):
+    status = 405
+
+
+@dataclass
+class User:
+    login: str
+    id: int
+    name: str
+    email: str
+    created_at: datetime
+    type: str = "User"
+
+
+@dataclass
+class Branch:
+    name: str
+    sha: str
+    protected: bool = False
+
+
+@dataclass
+class PullRequest:
+    id: int
+    number: int
+    title: str
+    body: str
+    user: str
+    head: str
+    base: str
+    head_sha: str
+    base_sha: str
+    created_at: datetime
+    updated_at: datetime
+    state: str = "open"
+    draft: bool = False
+    closed_at: datetime | None = None
+    merged_at: datetime | None = None
+    merged_by: str | None = None
+    merge_commit_sha: str | None = None
+
+
+@dataclass
+class Repository:
+    id: int
+    name: str
+    private: bool
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    pushed_at: datetime
+    default_branch: str = "main"
+    branches: dict[str, Branch] = field(default_factory=dict)
+    pulls: dict[int, PullRequest] = field(default_factory=dict)
+    next_number: int = 1
+
+    def open_pull_for_head(self, head: str) -> PullRequest | None:
+        for pr in self.pulls.values():
+            if pr.state == "open" and pr.head == head:
+                return pr
+        return None
+
+
+@dataclass
+class Organization:
+    login: str
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    # Insertion order is the order GitHub lists members in (here: by creation).
+    members: dict[str, str] = field(default_factory=dict)  # login -> role (admin|member)
+
+
+@dataclass
+class GitHubApp:
+    id: int
+    slug: str
+    name: str
+    client_id: str
+    private_key_pem: str
+    public_key_pem: str
+    created_at: datetime
+
+
+@dataclass
+class Installation:
+    id: int
+    app_id: int
+    account: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class OAuthApp:
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened, as GitHub would announce it by webhook.
+
+    `data` holds snapshots (copies) of the records involved, taken inside the mutation, so a
+    later mutation cannot change what an earlier delivery says.
+    """
+
+    name: str
+    action: str | None
+    sender: str
+    repo: Repository | None = None
+    data: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,113 @@
+"""Webhook payloads (GitHub's shapes) for the events the dataset emits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import shapes
+from .dataset import Dataset
+from .gitrepos import CommitInfo
+from .models import Event, Repository
+
+
+def _sender(base: str, ds: Dataset, login: str) -> dict[str, Any]:
+    return shapes.user_ref(base, ds.users, ds.org, login)
+
+
+def _commit(base: str, org: str, repo: str, info: CommitInfo) -> dict[str, Any]:
+    def person(sig: Any) -> dict[str, Any]:
+        return {"name": sig.name, "email": sig.email, "username": sig.email.split("@")[0]}
+
+    return {
+        "id": info.sha,
+        "tree_id": info.tree,
+        "distinct": True,
+        "message": info.message,
+        "timestamp": shapes.iso(info.committer.when),
+        "url": f"{base}/{org}/{repo}/commit/{info.sha}",
+        "author": person(info.author),
+        "committer": person(info.committer),
+        "added": [],
+        "removed": [],
+        "modified": [],
+    }
+
+
+def _repo_ref(base: str, ds: Dataset, repo: Repository) -> dict[str, Any]:
+    return {
+        "id": repo.id,
+        "node_id": shapes.node_id("R", repo.id),
+        "name": repo.name,
+        "full_name": f"{ds.org.login}/{repo.name}",
+        "private": repo.private,
+    }
+
+
+def build_payload(event: Event, ds: Dataset, base: str) -> dict[str, Any]:
+    """The JSON body GitHub would deliver for `event` (call with the dataset lock held)."""
+    org = ds.org
+    payload: dict[str, Any] = {}
+    if event.action is not None:
+        payload["action"] = event.action
+    data = event.data
+    if event.name == "push":
+        repo = event.repo
+        assert repo is not None
+        commits = [_commit(base, org.login, repo.name, c) for c in data["commits"]]
+        head = data["head_commit"]
+        user = ds.users.get(event.sender)
+        payload.update(
+            ref=data["ref"], before=data["before"], after=data["after"],
+            created=data["created"], deleted=data["deleted"], forced=data["forced"],
+            base_ref=None,
+            compare=f"{base}/{org.login}/{repo.name}/compare/{data['before'][:12]}...{data['after'][:12]}",
+            commits=commits,
+            head_commit=_commit(base, org.login, repo.name, head) if head else None,
+            pusher={"name": event.sender, "email": user.email if user else None},
+        )  # fmt: skip
+    elif event.name in ("create", "delete"):
+        assert event.repo is not None
+        payload.update(ref=data["ref"], ref_type=data["ref_type"], pusher_type="user")
+        if event.name == "create":
+            payload.update(master_branch=event.repo.default_branch, description=event.repo.description)
+    elif event.name == "pull_request":
+        assert event.repo is not None
+        pr = data["pull_request"]
+        payload["number"] = pr.number
+        payload["pull_request"] = shapes.pull(base, org, ds.users, event.repo, pr, full=True)
+        for key in ("changes", "before", "after"):
+            if key in data:
+                payload[key] = data[key]
+    elif event.name == "organization":
+        user = data["user"]
+        payload["membership"] = {
+            "url": f"{base}/orgs/{org.login}/memberships/{user.login}",
+            "state": "active",
+            "role": data["role"],
+            "organization_url": f"{base}/orgs/{org.login}",
+            "user": shapes.simple_user(base, user.login, user.id),
+        }
+    elif event.name == "installation":
+        inst = data["installation"]
+        payload["installation"] = shapes.installation(base, org, ds.app, inst)
+        payload["repositories"] = [_repo_ref(base, ds, r) for r in data.get("repositories", [])]
+        payload["requester"] = None
+    elif event.name == "installation_repositories":
+        payload["installation"] = shapes.installation(base, org, ds.app, data["installation"])
+        payload["repository_selection"] = "all"
+        for key in ("repositories_added", "repositories_removed"):
+            payload[key] = [_repo_ref(base, ds, r) for r in data.get(key, [])]
+        payload["requester"] = None
+    elif event.name != "repository":
+        raise ValueError(f"no payload builder for event {event.name!r}")
+
+    if event.repo is not None:
+        payload["repository"] = shapes.repo(base, org, event.repo)
+    payload["organization"] = shapes.org_simple(base, org)
+    if "installation" not in payload and ds.installation is not None:
+        payload["installation"] = {
+            "id": ds.installation.id,
+            "node_id": shapes.node_id("MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u", ds.installation.id),
+        }
+    payload["sender"] = _sender(base, ds, event.sender)
+    return payload

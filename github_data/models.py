@@ -1,0 +1,1 @@
+# Models of the github_data actor are added with its issue.

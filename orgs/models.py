@@ -1,0 +1,1 @@
+# Models of the orgs actor are added with its issue.

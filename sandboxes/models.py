@@ -1,0 +1,1 @@
+# Models of the sandboxes actor are added with its issue.

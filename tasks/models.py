@@ -1,0 +1,1 @@
+# Models of the tasks actor are added with its issue.

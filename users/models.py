@@ -1,0 +1,1 @@
+# Models of the users actor are added with its issue.
