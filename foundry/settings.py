@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_celery_results",
+    "foundry",
     "foundry.actors",
     "audit_log",
     "orgs",
@@ -83,7 +84,14 @@ ASGI_APPLICATION = "foundry.asgi.application"
 
 # --- Database -----------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'foundry.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# Persistent connections: a worker that reconnected per doorbell would pay
+# a connection setup (~5 ms on PostgreSQL) per command.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=env_int("FOUNDRY_DB_CONN_MAX_AGE", 300),
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
@@ -122,7 +130,9 @@ else:
 # --- The actor runtime --------------------------------------------------
 # "inprocess": the web process runs a worker thread (embedded default);
 # "external": separate `celery worker` processes do the work.
-FOUNDRY_WORKER_MODE = env_str("FOUNDRY_WORKER_MODE", "inprocess" if CELERY_BROKER_URL == "memory://" else "external")
+FOUNDRY_WORKER_MODE = env_str(
+    "FOUNDRY_WORKER_MODE", "inprocess" if CELERY_BROKER_URL == "memory://" else "external"
+)
 FOUNDRY_ACTOR_LEASE_SECONDS = env_float("FOUNDRY_ACTOR_LEASE_SECONDS", 30.0)
 FOUNDRY_ACTOR_SWEEP_SECONDS = env_float("FOUNDRY_ACTOR_SWEEP_SECONDS", 10.0)
 FOUNDRY_ACTOR_MAX_ATTEMPTS = env_int("FOUNDRY_ACTOR_MAX_ATTEMPTS", 5)
@@ -138,6 +148,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -7,13 +7,9 @@ SQLite, with Redis as broker and notifier (see scripts/test).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -21,7 +17,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+from foundry.actors.processes import CeleryProcesses
 
 
 def test_database_url() -> str:
@@ -49,72 +45,22 @@ def _clean_broker() -> None:
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
-@dataclass
-class Workers:
-    tmp: Path
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    logs: list[Path] = field(default_factory=list)
-
+class Workers(CeleryProcesses):
     def start(
         self, *, count: int = 1, pool: str = "solo", concurrency: int = 1,
         queues: str = "actors.probe,maintenance", beat: bool = False,
     ) -> list[subprocess.Popen[bytes]]:
-        started = []
-        for _ in range(count):
-            name = f"w{len(self.processes)}-{uuid.uuid4().hex[:6]}"
-            log = self.tmp / f"{name}.log"
-            cmd = [
-                sys.executable, "-m", "celery", "-A", "foundry", "worker", "-n", f"{name}@%h",
-                "-P", pool, "-c", str(concurrency), "-Q", queues, "-l", "INFO",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
-            ]
-            proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=child_env(), stdout=log.open("wb"),
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
-            self.processes.append(proc)
-            self.logs.append(log)
-            started.append((proc, log))
         if beat:
-            log = self.tmp / "beat.log"
-            cmd = [
-                sys.executable, "-m", "celery", "-A", "foundry", "beat", "-l", "INFO",
-                "-s", str(self.tmp / "beat-schedule"),
-            ]
-            self.processes.append(subprocess.Popen(
-                cmd, cwd=ROOT, env=child_env(), stdout=log.open("wb"),
-                stderr=subprocess.STDOUT, start_new_session=True,
-            ))
-            self.logs.append(log)
-        for proc, log in started:
-            self._wait_ready(proc, log)
-        return [proc for proc, _ in started]
-
-    def _wait_ready(self, proc: subprocess.Popen[bytes], log: Path) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {proc.returncode}:\n{log.read_text()}")
-            if b" ready." in log.read_bytes():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"worker not ready after 60s:\n{log.read_text()}")
-
-    def stop(self) -> None:
-        for proc in self.processes:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-        for proc in self.processes:
-            proc.wait(timeout=30)
-
-    def output(self) -> str:
-        return "\n".join(f"--- {log.name}\n{log.read_text()}" for log in self.logs)
+            self.start_beat()
+        return self.start_workers(
+            count=count, queues=queues.split(","), pool=pool, concurrency=concurrency
+        )
 
 
 @pytest.fixture
 def workers(transactional_db: None, tmp_path: Path) -> Iterator[Workers]:
     """Start real `celery worker` processes on the test database."""
-    pool = Workers(tmp_path)
+    pool = Workers(log_dir=tmp_path, env=child_env())
     try:
         yield pool
     finally:

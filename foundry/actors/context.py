@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
+from django.db import IntegrityError
 from django.utils import timezone
 
 from foundry.actors.dbretry import atomic_with_retry
@@ -37,11 +38,12 @@ from foundry.actors.errors import (
     CommandFailed,
     CommandTimeout,
     HistoryDiverged,
+    LeaseLost,
     NestedStepError,
     WaitNotAllowed,
 )
 from foundry.actors.jsonvalue import describe_value, to_json_value
-from foundry.actors.models import Command, CommandStatus, FINISHED_STATUSES, Step, StepStatus
+from foundry.actors.models import FINISHED_STATUSES, Command, CommandStatus, Step, StepStatus
 
 if TYPE_CHECKING:
     from foundry.actors.lease import Lease
@@ -103,9 +105,8 @@ def unwrap_outcome(outcome: dict[str, Any]) -> Any:
 class CommandContext:
     """What a handler gets besides its payload: identity, steps, waits."""
 
-    def __init__(self, *, command: Command, actor_key: str, lease: Lease, steps: list[Step]) -> None:
+    def __init__(self, *, command: Command, lease: Lease, steps: list[Step]) -> None:
         self.command = command
-        self.actor_key = actor_key
         self._lease = lease
         self._recorded = {step.index: step for step in steps}
         self._next_index = 0
@@ -164,7 +165,7 @@ class CommandContext:
 
         def run_and_record() -> Any:
             output = to_json_value(fn(*args, **kwargs), what=f"output of step {name!r}")
-            self._lease.fence()
+            self._lease.check()
             self._write_step(
                 index, name, recorded, status=StepStatus.SUCCEEDED, started_at=started_at,
                 input=step_input, output=output,
@@ -172,7 +173,7 @@ class CommandContext:
             return output
 
         def record_failure(exc: Exception) -> None:
-            self._lease.fence()
+            self._lease.check()
             self._write_step(
                 index, name, recorded, status=StepStatus.FAILED,
                 started_at=started_at, input=step_input,
@@ -183,8 +184,9 @@ class CommandContext:
         try:
             output = atomic_with_retry(run_and_record)
         except Exception as exc:
+            failure = exc
             if not self._lease.lost:
-                atomic_with_retry(lambda: record_failure(exc))
+                atomic_with_retry(lambda: record_failure(failure))
             raise
         finally:
             self._in_step = None
@@ -195,8 +197,19 @@ class CommandContext:
     ) -> None:
         fields.update(name=name, attempt=self.command.attempts, finished_at=timezone.now())
         if recorded is None:
-            # No row yet for this index: the common case, one INSERT.
-            Step.objects.create(command_id=self.command_id, index=index, **fields)
+            # No row yet for this index: the common case, one INSERT. A
+            # conflict means another worker recorded this step: the one
+            # whose lease expired is this one.
+            try:
+                Step.objects.create(command_id=self.command_id, index=index, **fields)
+            except IntegrityError:
+                # No savepoint (it would cost two round trips per step): the
+                # step's whole transaction is rolled back by the caller.
+                self._lease.lost = True
+                raise LeaseLost(
+                    f"step {index} of command {self.command_id} was recorded by another "
+                    f"worker; {self._lease.owner} stops"
+                ) from None
         else:
             Step.objects.filter(pk=recorded.pk).update(**fields)
 
@@ -226,7 +239,7 @@ class CommandContext:
                 raise Suspend(command_id, deadline)
             outcome = {**outcome_of(awaited), "status": "timeout", "timeout": seconds}
         def record() -> None:
-            self._lease.fence()
+            self._lease.check()
             self._write_step(
                 index, name, recorded, status=StepStatus.SUCCEEDED, started_at=now,
                 input={"command_id": command_id}, output=outcome,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 
 from foundry.actors import mailbox
-from foundry.actors.errors import ActorAlreadyExists, ActorNotFound, ActorError
+from foundry.actors.errors import ActorAlreadyExists, ActorError, ActorNotFound
 from foundry.actors.jsonvalue import to_json_value
 from foundry.actors.models import ActorInstance
 

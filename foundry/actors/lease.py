@@ -1,10 +1,12 @@
 """Leases: at most one worker drains an instance's mailbox at a time.
 
 Promises: ``acquire`` is one conditional UPDATE, so two workers can never
-both hold a live lease. Every step and every command outcome is written in
-a transaction that first *fences* the lease (renews it only if this owner
-still holds it), so a worker that lost its lease (paused too long, then
-woke up) raises ``LeaseLost`` instead of writing over its successor.
+both hold a live lease. A worker that lost its lease (paused too long, then
+woke up) cannot overwrite its successor's history: the step log is unique
+per (command, step index), so only one of them records a step (with that
+step's database writes), and the command's outcome is written by one
+UPDATE that requires the lease owner and a running command. The loser gets
+``LeaseLost`` and stops.
 
 Limits: a lease expires ``FOUNDRY_ACTOR_LEASE_SECONDS`` after its last
 renewal. A process-wide heartbeat thread renews the leases of commands in
@@ -21,21 +23,33 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
-from django.db.models import Q
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from foundry.actors.errors import LeaseLost
-from foundry.actors.models import ActorInstance
+from foundry.actors.models import ActorInstance, Command
 
 logger = logging.getLogger(__name__)
 
 
 def lease_seconds() -> float:
     return float(settings.FOUNDRY_ACTOR_LEASE_SECONDS)
+
+
+# Raw SQL on the hot path: these run several times per command, and the
+# ORM's query building cost more than the round trip itself.
+_INSTANCES = ActorInstance._meta.db_table
+_COMMANDS = Command._meta.db_table
+_OPEN = "('queued', 'running', 'waiting')"
+
+
+def _execute(sql: str, params: list[object]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
 
 
 class Lease:
@@ -46,22 +60,22 @@ class Lease:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.lost = False
 
+    def _until(self) -> datetime:
+        return timezone.now() + timedelta(seconds=lease_seconds())
+
     def acquire(self) -> bool:
-        now = timezone.now()
-        taken = (
-            ActorInstance.objects.filter(pk=self.instance_id)
-            .filter(Q(lease_owner="") | Q(lease_expires_at__lt=now) | Q(lease_expires_at=None))
-            .update(lease_owner=self.owner, lease_expires_at=now + timedelta(seconds=lease_seconds()))
-        )
-        return taken == 1
+        return _execute(
+            f"UPDATE {_INSTANCES} SET lease_owner = %s, lease_expires_at = %s "
+            "WHERE id = %s AND (lease_owner = '' OR lease_expires_at IS NULL "
+            "OR lease_expires_at < %s)",
+            [self.owner, self._until(), self.instance_id, timezone.now()],
+        ) == 1
 
     def renew(self) -> bool:
-        return (
-            ActorInstance.objects.filter(pk=self.instance_id, lease_owner=self.owner).update(
-                lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds())
-            )
-            == 1
-        )
+        return _execute(
+            f"UPDATE {_INSTANCES} SET lease_expires_at = %s WHERE id = %s AND lease_owner = %s",
+            [self._until(), self.instance_id, self.owner],
+        ) == 1
 
     def fence(self) -> None:
         """Renew inside the caller's transaction, or raise ``LeaseLost``."""
@@ -69,10 +83,27 @@ class Lease:
             self.lost = True
             raise LeaseLost(f"lease on actor instance {self.instance_id} lost by {self.owner}")
 
+    def check(self) -> None:
+        """Raise ``LeaseLost`` if the heartbeat found the lease taken."""
+        if self.lost:
+            raise LeaseLost(f"lease on actor instance {self.instance_id} lost by {self.owner}")
+
     def release(self) -> None:
-        ActorInstance.objects.filter(pk=self.instance_id, lease_owner=self.owner).update(
-            lease_owner="", lease_expires_at=None
+        _execute(
+            f"UPDATE {_INSTANCES} SET lease_owner = '', lease_expires_at = NULL "
+            "WHERE id = %s AND lease_owner = %s",
+            [self.instance_id, self.owner],
         )
+
+    def release_if_idle(self) -> bool:
+        """Let go only if the mailbox has no open command, in one statement:
+        the common end of a drain costs one round trip."""
+        return _execute(
+            f"UPDATE {_INSTANCES} SET lease_owner = '', lease_expires_at = NULL "
+            "WHERE id = %s AND lease_owner = %s AND NOT EXISTS ("
+            f"SELECT 1 FROM {_COMMANDS} WHERE instance_id = %s AND status IN {_OPEN})",
+            [self.instance_id, self.owner, self.instance_id],
+        ) == 1
 
 
 class _Heartbeat:

@@ -78,74 +78,89 @@ def _wait_is_over(command: Command) -> bool:
     return Command.objects.filter(pk=command.waiting_for_id, status__in=FINISHED_STATUSES).exists()
 
 
-def drain(instance_id: int) -> None:
+class _DrainEnd(enum.Enum):
+    RELEASED = "mailbox empty, lease released"
+    BLOCKED = "head command waits on another command"
+    SLICED = "time slice used up"
+    LOST = "lease lost"
+
+
+def drain(instance_id: int, type_name: str) -> None:
     """Run the instance's runnable commands while holding its lease."""
-    instance = ActorInstance.objects.filter(pk=instance_id).first()
-    if instance is None:
-        logger.warning("doorbell for actor instance %s, which no longer exists", instance_id)
-        return
-    queue = actor_type(instance.actor_type).queue
+    actor_type(type_name)  # fails loudly for a type this worker does not know
     slice_ends = time.monotonic() + settings.FOUNDRY_ACTOR_DRAIN_SLICE_SECONDS
     while True:
         lease = Lease(instance_id)
         if not lease.acquire():
             return  # Another worker drains it; it re-reads before letting go.
-        sliced = False
+        end: _DrainEnd | None = None
         try:
             with kept_alive(lease):
-                while (command := next_runnable(instance_id)) is not None:
-                    outcome = run_command(instance, command, lease)
-                    if outcome is Outcome.LEASE_LOST:
-                        return
-                    if time.monotonic() > slice_ends:
-                        sliced = True
-                        break
+                end = _drain_leased(lease, type_name, slice_ends)
         finally:
-            lease.release()
-        # Re-read after letting go: a command sent while this drain held the
-        # lease skipped its doorbell, counting on this check.
+            if end is not _DrainEnd.RELEASED:
+                lease.release()
+        if end is _DrainEnd.RELEASED:
+            return
+        # Re-read after letting go: a command sent (or an awaited command
+        # finished) while this drain held the lease skipped its doorbell,
+        # counting on this check.
         if next_runnable(instance_id) is None:
             return
-        if sliced:
-            ring(instance_id, queue)
+        if end is _DrainEnd.SLICED:
+            ring(instance_id, type_name)
             return
 
 
-def run_command(instance: ActorInstance, command: Command, lease: Lease) -> Outcome:
+def _drain_leased(lease: Lease, type_name: str, slice_ends: float) -> _DrainEnd:
+    while True:
+        command = next_runnable(lease.instance_id)
+        if command is None:
+            return _DrainEnd.RELEASED if lease.release_if_idle() else _DrainEnd.BLOCKED
+        outcome = run_command(type_name, command, lease)
+        if outcome is Outcome.LEASE_LOST:
+            return _DrainEnd.LOST
+        if time.monotonic() > slice_ends:
+            return _DrainEnd.SLICED
+        if outcome is Outcome.FINISHED and lease.release_if_idle():
+            return _DrainEnd.RELEASED
+
+
+def run_command(type_name: str, command: Command, lease: Lease) -> Outcome:
     resuming_wait = command.status == CommandStatus.WAITING
     if not resuming_wait:
         command.attempts += 1
-    def mark_running() -> None:
-        lease.fence()
-        Command.objects.filter(pk=command.pk).update(
-            status=CommandStatus.RUNNING,
-            attempts=command.attempts,
-            started_at=Coalesce("started_at", timezone.now()),
-        )
-
-    try:
-        atomic_with_retry(mark_running)
-    except LeaseLost:
+    # One statement, checked against the lease in the same statement: this
+    # runs once per command, so it skips the fencing transaction of steps.
+    marked = Command.objects.filter(
+        pk=command.pk, status__in=OPEN_STATUSES, instance__lease_owner=lease.owner
+    ).update(
+        status=CommandStatus.RUNNING,
+        attempts=command.attempts,
+        started_at=Coalesce("started_at", timezone.now()),
+    )
+    if not marked:
+        lease.lost = True
         return Outcome.LEASE_LOST
     max_attempts = settings.FOUNDRY_ACTOR_MAX_ATTEMPTS
     if command.attempts > max_attempts:
         error = AbandonedCommand(
-            f"{command.name} on {instance} was started {max_attempts} times and each "
-            "attempt lost its worker; giving up"
+            f"{command.name} on {type_name} instance {command.instance_id} was started "
+            f"{max_attempts} times and each attempt lost its worker; giving up"
         )
         return _finish_failed(command, lease, error)
     needs_log = command.attempts > 1 or resuming_wait
     steps = list(command.steps.all()) if needs_log else []
-    ctx = CommandContext(command=command, actor_key=str(instance), lease=lease, steps=steps)
+    ctx = CommandContext(command=command, lease=lease, steps=steps)
     try:
-        spec = actor_type(instance.actor_type).command_spec(command.name)
+        spec = actor_type(type_name).command_spec(command.name)
         payload = spec.parse(command.payload)
         with ctx:
             value = spec.handler(ctx, payload)
         ctx.check_log_consumed()
         result = to_json_value(value, what=f"result of {command.name}")
     except Suspend as suspend:
-        return _suspend(command, lease, suspend, queue=actor_type(instance.actor_type).queue)
+        return _suspend(command, lease, suspend, type_name=type_name)
     except LeaseLost:
         logger.warning("%s lost its lease while running %s", lease.owner, command)
         return Outcome.LEASE_LOST
@@ -167,17 +182,15 @@ def _finish_failed(command: Command, lease: Lease, exc: BaseException) -> Outcom
 
 
 def _finish(command: Command, lease: Lease, **fields: Any) -> Outcome:
-    def finish() -> None:
-        lease.fence()
-        Command.objects.filter(pk=command.pk).update(
-            finished_at=timezone.now(), waiting_for=None, wait_deadline=None, **fields
-        )
-        transaction.on_commit(lambda: after_finish(command))
-
-    try:
-        atomic_with_retry(finish)
-    except LeaseLost:
+    # One statement: only the lease holder finishes, and only a running
+    # command; autocommit, so after_finish runs once it is committed.
+    finished = Command.objects.filter(
+        pk=command.pk, status=CommandStatus.RUNNING, instance__lease_owner=lease.owner
+    ).update(finished_at=timezone.now(), waiting_for=None, wait_deadline=None, **fields)
+    if not finished:
+        lease.lost = True
         return Outcome.LEASE_LOST
+    transaction.on_commit(lambda: after_finish(command))
     return Outcome.FINISHED
 
 
@@ -191,10 +204,10 @@ def after_finish(command: Command) -> None:
             .first()
         )
         if parent is not None:
-            ring(parent[0], actor_type(parent[1]).queue)
+            ring(parent[0], parent[1])
 
 
-def _suspend(command: Command, lease: Lease, suspend: Suspend, *, queue: str) -> Outcome:
+def _suspend(command: Command, lease: Lease, suspend: Suspend, *, type_name: str) -> Outcome:
     def mark_waiting() -> None:
         lease.fence()
         Command.objects.filter(pk=command.pk).update(
@@ -210,7 +223,7 @@ def _suspend(command: Command, lease: Lease, suspend: Suspend, *, queue: str) ->
     # A doorbell at the deadline, so a timed-out wait resumes on time even if
     # the awaited command never finishes.
     seconds = max(0.0, (suspend.deadline - timezone.now()).total_seconds()) + 0.05
-    ring(command.instance_id, queue, countdown=seconds)
+    ring(command.instance_id, type_name, countdown=seconds)
     return Outcome.SUSPENDED
 
 
@@ -228,10 +241,9 @@ def sweep() -> int:
         if next_runnable(instance_id) is None:
             continue
         try:
-            queue = actor_type(type_name).queue
+            ring(instance_id, type_name)
         except UnknownActorType:
             logger.error("instance %s has open commands of unknown type %r", instance_id, type_name)
             continue
-        ring(instance_id, queue)
         rung += 1
     return rung

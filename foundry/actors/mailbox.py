@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from foundry.actors.context import current_context, outcome_of, unwrap_outcome
 from foundry.actors.errors import ActorError, CommandTimeout, WaitNotAllowed
-from foundry.actors.models import ActorInstance, Command, FINISHED_STATUSES
+from foundry.actors.models import FINISHED_STATUSES, ActorInstance, Command
 from foundry.actors.notify import get_notifier
 
 if TYPE_CHECKING:
@@ -106,23 +106,25 @@ def enqueue(
         caused_by_id=caused_by,
         parent_waits=parent_waits,
     )
-    queue = handle.actor_type.queue
-    transaction.on_commit(lambda: ring_unless_leased(handle.instance_id, queue))
+    type_name = handle.actor_type.name
+    transaction.on_commit(lambda: ring_unless_leased(handle.instance_id, type_name))
     return command.pk
 
 
-def ring(instance_id: int, queue: str, *, countdown: float | None = None) -> None:
+def ring(instance_id: int, type_name: str, *, countdown: float | None = None) -> None:
+    from foundry.actors.registry import actor_type
     from foundry.actors.tasks import drain
 
-    drain.apply_async((instance_id,), queue=queue, countdown=countdown)
+    queue = actor_type(type_name).queue
+    drain.apply_async((instance_id, type_name), queue=queue, countdown=countdown)
 
 
-def ring_unless_leased(instance_id: int, queue: str) -> None:
+def ring_unless_leased(instance_id: int, type_name: str) -> None:
     leased = ActorInstance.objects.filter(
         pk=instance_id, lease_expires_at__gt=timezone.now()
     ).exclude(lease_owner="")
     if not leased.exists():
-        ring(instance_id, queue)
+        ring(instance_id, type_name)
 
 
 def wait_for_command(ref: CommandRef, *, timeout: float | None) -> Any:

@@ -12,7 +12,6 @@ from django.utils import timezone
 from foundry.actors.loop import after_finish
 from foundry.actors.mailbox import ring_unless_leased
 from foundry.actors.models import Command, CommandStatus, StepStatus
-from foundry.actors.registry import actor_type
 
 
 def retry_failed_command(command_id: int) -> bool:
@@ -29,9 +28,9 @@ def retry_failed_command(command_id: int) -> bool:
         if not requeued:
             return False
         command.steps.filter(status=StepStatus.FAILED).delete()
-        queue = actor_type(command.instance.actor_type).queue
+        type_name = command.instance.actor_type
         instance_id = command.instance_id
-        transaction.on_commit(lambda: ring_unless_leased(instance_id, queue))
+        transaction.on_commit(lambda: ring_unless_leased(instance_id, type_name))
     return True
 
 

@@ -8,8 +8,8 @@ from foundry.actors import loop
 
 
 @shared_task(name="foundry.actors.drain", ignore_result=True)
-def drain(instance_id: int) -> None:
-    loop.drain(instance_id)
+def drain(instance_id: int, type_name: str) -> None:
+    loop.drain(instance_id, type_name)
 
 
 @shared_task(name="foundry.actors.sweep", ignore_result=True)

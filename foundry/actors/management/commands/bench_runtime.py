@@ -1,0 +1,159 @@
+"""Measure the command loop against raw Celery on the same broker and
+workers, in one run. Prints a table; ``--json PATH`` writes the figures."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from foundry.actors.models import ActorInstance
+from foundry.actors.processes import CeleryProcesses
+
+EXTRA_MODULE = "foundry.actors.benchmark"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+class Command(BaseCommand):
+    help = "Benchmark the actor runtime against a raw Celery round-trip."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+        parser.add_argument("--roundtrips", type=int, default=300)
+        parser.add_argument("--commands", type=int, default=2000, help="per throughput run")
+        parser.add_argument("--json", dest="json_path", help="write the figures to this file")
+
+    def handle(self, *args: Any, workers: int, roundtrips: int, commands: int,
+               json_path: str | None, **options: Any) -> None:
+        if settings.CELERY_BROKER_URL.startswith("memory://"):
+            raise CommandError(
+                "bench_runtime needs a broker that worker processes share: set "
+                "CELERY_BROKER_URL (and REDIS_URL for notifications), e.g. redis://127.0.0.1:6379/0"
+            )
+        if not settings.REDIS_URL:
+            raise CommandError("bench_runtime needs REDIS_URL: waiters are woken through Redis")
+        if EXTRA_MODULE not in settings.FOUNDRY_ACTOR_EXTRA_MODULES:
+            # The bench actor type must exist here and in the workers.
+            __import__(EXTRA_MODULE)
+        from foundry.actors.benchmark import CELERY_QUEUE, bench, noop
+
+        console = Console(stderr=True)
+        env = {**__import__("os").environ,
+               "FOUNDRY_ACTOR_EXTRA_MODULES": ",".join(
+                   [*settings.FOUNDRY_ACTOR_EXTRA_MODULES, EXTRA_MODULE])}
+        run = uuid.uuid4().hex[:8]
+        figures: dict[str, Any] = {
+            "database": connection.vendor,
+            "broker": settings.CELERY_BROKER_URL.split("://")[0],
+            "worker_processes": workers,
+        }
+        with tempfile.TemporaryDirectory() as logs:
+            procs = CeleryProcesses(log_dir=Path(logs), env=env)
+            try:
+                console.print(f"starting {workers} worker processes…")
+                procs.start_workers(count=workers, queues=[bench.queue, CELERY_QUEUE])
+                with Progress(console=console, transient=True) as progress:
+                    figures.update(self._celery(noop, CELERY_QUEUE, roundtrips, commands, progress))
+                    figures.update(self._runtime(bench, run, roundtrips, commands, progress))
+            finally:
+                procs.stop()
+                ActorInstance.objects.filter(actor_type="bench", key__startswith=run).delete()
+        celery_p50 = figures["celery_roundtrip_p50_ms"]
+        figures["roundtrip_ratio"] = figures["roundtrip_p50_ms"] / celery_p50
+        figures["throughput_100_ratio"] = figures["throughput_100"] / figures["celery_throughput"]
+        self._print(figures)
+        if json_path:
+            Path(json_path).write_text(json.dumps(figures, indent=2) + "\n")
+
+    def _timed(self, label: str, count: int, progress: Progress,
+               fn: Callable[[int], None]) -> list[float]:
+        task = progress.add_task(label, total=count)
+        samples = []
+        for i in range(count):
+            started = time.perf_counter()
+            fn(i)
+            samples.append((time.perf_counter() - started) * 1000)
+            progress.advance(task)
+        progress.remove_task(task)
+        return samples
+
+    def _celery(self, noop: Any, queue: str, roundtrips: int, commands: int,
+                progress: Progress) -> dict[str, float]:
+        def roundtrip(_: int) -> None:
+            noop.apply_async(queue=queue).get(timeout=30)
+
+        self._timed("celery warm-up", 20, progress, roundtrip)
+        samples = self._timed("celery round-trips", roundtrips, progress, roundtrip)
+        started = time.perf_counter()
+        results = [noop.apply_async(queue=queue) for _ in range(commands)]
+        for result in results:
+            result.get(timeout=120)
+        elapsed = time.perf_counter() - started
+        return {
+            "celery_roundtrip_p50_ms": statistics.median(samples),
+            "celery_roundtrip_p99_ms": _percentile(samples, 0.99),
+            "celery_throughput": commands / elapsed,
+        }
+
+    def _runtime(self, bench: Any, run: str, roundtrips: int, commands: int,
+                 progress: Progress) -> dict[str, float]:
+        name = "bench.command.two_steps"
+        single = bench.create(name=f"{run}-rt")
+
+        def roundtrip(_: int) -> None:
+            assert single.send(name, None, wait=True, timeout=30) == 3
+
+        self._timed("runtime warm-up", 20, progress, roundtrip)
+        samples = self._timed("runtime round-trips", roundtrips, progress, roundtrip)
+
+        one = bench.create(name=f"{run}-one")
+        started = time.perf_counter()
+        refs = [one.send(name) for _ in range(commands)]
+        for ref in refs:
+            ref.wait(timeout=300)
+        throughput_1 = commands / (time.perf_counter() - started)
+
+        many = [bench.create(name=f"{run}-many-{i}") for i in range(100)]
+        started = time.perf_counter()
+        refs = [many[i % 100].send(name) for i in range(commands)]
+        for ref in refs:
+            ref.wait(timeout=300)
+        throughput_100 = commands / (time.perf_counter() - started)
+        return {
+            "roundtrip_p50_ms": statistics.median(samples),
+            "roundtrip_p99_ms": _percentile(samples, 0.99),
+            "throughput_1": throughput_1,
+            "throughput_100": throughput_100,
+        }
+
+    def _print(self, f: dict[str, Any]) -> None:
+        table = Table(title=f"actor runtime on {f['database']} + {f['broker']}, "
+                            f"{f['worker_processes']} worker processes")
+        table.add_column("measure")
+        table.add_column("runtime", justify="right")
+        table.add_column("raw celery", justify="right")
+        table.add_column("ratio", justify="right")
+        table.add_row("round-trip p50 (ms)", f"{f['roundtrip_p50_ms']:.2f}",
+                      f"{f['celery_roundtrip_p50_ms']:.2f}", f"{f['roundtrip_ratio']:.2f}x")
+        table.add_row("round-trip p99 (ms)", f"{f['roundtrip_p99_ms']:.2f}",
+                      f"{f['celery_roundtrip_p99_ms']:.2f}", "")
+        table.add_row("throughput, 100 instances (/s)", f"{f['throughput_100']:.0f}",
+                      f"{f['celery_throughput']:.0f}", f"{f['throughput_100_ratio']:.2f}x")
+        table.add_row("throughput, 1 instance (/s)", f"{f['throughput_1']:.0f}", "", "")
+        Console().print(table)
