@@ -177,3 +177,23 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "maintenance", "expires": FOUNDRY_ACTOR_SWEEP_SECONDS},
     },
 }
+CELERY_DB_REUSE_MAX = 1000  # the Django fixup otherwise reconnects before and after every task
+
+# --- GitHub -------------------------------------------------------------
+# The embedded run and the tests point these at the local GitHub emulator
+# (`manage.py github_emulator`); production points them at github.com.
+GITHUB_API_URL = env_str("GITHUB_API_URL", "http://127.0.0.1:8765")
+GITHUB_APP_ID = env_str("GITHUB_APP_ID")
+# The App's private key: the PEM itself, or a path to it.
+GITHUB_APP_PRIVATE_KEY = env_str("GITHUB_APP_PRIVATE_KEY")
+GITHUB_APP_PRIVATE_KEY_PATH = env_str("GITHUB_APP_PRIVATE_KEY_PATH")
+GITHUB_WEBHOOK_SECRET = required_in_production(
+    "GITHUB_WEBHOOK_SECRET", env_str("GITHUB_WEBHOOK_SECRET"), production=PRODUCTION
+) or "emulator-webhook-secret"
+GITHUB_OAUTH_CLIENT_ID = env_str("GITHUB_OAUTH_CLIENT_ID")
+GITHUB_OAUTH_CLIENT_SECRET = env_str("GITHUB_OAUTH_CLIENT_SECRET")
+# Requests per page when walking lists, and how often a failed request is
+# retried (5xx, rate limits) before the error reaches the caller.
+GITHUB_PER_PAGE = env_int("GITHUB_PER_PAGE", 100)
+GITHUB_MAX_RETRIES = env_int("GITHUB_MAX_RETRIES", 5)
+GITHUB_MAX_RETRY_WAIT_SECONDS = env_float("GITHUB_MAX_RETRY_WAIT_SECONDS", 60.0)

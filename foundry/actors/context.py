@@ -22,6 +22,7 @@ its own actor (or on an actor that waits on it): both raise at once.
 
 from __future__ import annotations
 
+import functools
 import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -29,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from foundry.actors.dbretry import atomic_with_retry
@@ -43,7 +44,14 @@ from foundry.actors.errors import (
     WaitNotAllowed,
 )
 from foundry.actors.jsonvalue import describe_value, to_json_value
-from foundry.actors.models import FINISHED_STATUSES, Command, CommandStatus, Step, StepStatus
+from foundry.actors.models import (
+    FINISHED_STATUSES,
+    ActorInstance,
+    Command,
+    CommandStatus,
+    Step,
+    StepStatus,
+)
 
 if TYPE_CHECKING:
     from foundry.actors.lease import Lease
@@ -69,13 +77,13 @@ class Suspend(BaseException):
         self.deadline = deadline
 
 
-def outcome_of(command: Command) -> dict[str, Any]:
-    """The finished command as the step log stores a wait's outcome."""
+def outcome_of(command: Command, actor_key: str) -> dict[str, Any]:
+    """The finished command as waiters and the step log see it."""
     return {
         "status": command.status,
         "command_id": command.pk,
         "command_name": command.name,
-        "actor_key": str(command.instance),
+        "actor_key": actor_key,
         "result": command.result,
         "error_type": command.error_type,
         "error_message": command.error_message,
@@ -102,6 +110,19 @@ def unwrap_outcome(outcome: dict[str, Any]) -> Any:
     raise ValueError(f"unknown outcome status {status!r} in the step log")
 
 
+class _QueryCounter:
+    """Counts the statements a step's function runs (execute_wrapper)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(
+        self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
 class CommandContext:
     """What a handler gets besides its payload: identity, steps, waits."""
 
@@ -119,6 +140,20 @@ class CommandContext:
     @property
     def instance_id(self) -> int:
         return self.command.instance_id
+
+    @functools.cached_property
+    def actor_key(self) -> str:
+        """``type:key`` of the instance running this command (read once)."""
+        instance = ActorInstance.objects.only("actor_type", "key").get(pk=self.instance_id)
+        return str(instance)
+
+    @property
+    def key_fields(self) -> dict[str, str]:
+        """The instance's key fields, e.g. ``{"org": "acme"}``."""
+        from foundry.actors.registry import actor_type
+
+        type_name, key = self.actor_key.split(":", 1)
+        return actor_type(type_name).key_fields_of(key)
 
     @property
     def attempt(self) -> int:
@@ -163,14 +198,20 @@ class CommandContext:
         step_input = describe_value({"args": args, "kwargs": kwargs}) if args or kwargs else None
         self._in_step = name
 
-        def run_and_record() -> Any:
-            output = to_json_value(fn(*args, **kwargs), what=f"output of step {name!r}")
+        def record(output: Any) -> None:
             self._lease.check()
             self._write_step(
                 index, name, recorded, status=StepStatus.SUCCEEDED, started_at=started_at,
                 input=step_input, output=output,
             )
-            return output
+
+        def run_and_record() -> tuple[bool, Any]:
+            queries = _QueryCounter()
+            with connection.execute_wrapper(queries):
+                output = to_json_value(fn(*args, **kwargs), what=f"output of step {name!r}")
+            if queries.count:
+                record(output)
+            return bool(queries.count), output
 
         def record_failure(exc: Exception) -> None:
             self._lease.check()
@@ -182,7 +223,11 @@ class CommandContext:
             )
 
         try:
-            output = atomic_with_retry(run_and_record)
+            recorded_with_writes, output = atomic_with_retry(run_and_record)
+            if not recorded_with_writes:
+                # The step did not touch the database: its row alone needs no
+                # transaction (saves BEGIN and COMMIT round trips).
+                record(output)
         except Exception as exc:
             failure = exc
             if not self._lease.lost:
@@ -227,7 +272,7 @@ class CommandContext:
         awaited = Command.objects.select_related("instance").get(pk=command_id)
         now = timezone.now()
         if awaited.status in FINISHED_STATUSES:
-            outcome = outcome_of(awaited)
+            outcome = outcome_of(awaited, str(awaited.instance))
         else:
             seconds = timeout if timeout is not None else settings.FOUNDRY_ACTOR_WAIT_SECONDS
             deadline = (
@@ -237,7 +282,11 @@ class CommandContext:
             )
             if now < deadline:
                 raise Suspend(command_id, deadline)
-            outcome = {**outcome_of(awaited), "status": "timeout", "timeout": seconds}
+            outcome = {
+                **outcome_of(awaited, str(awaited.instance)),
+                "status": "timeout",
+                "timeout": seconds,
+            }
         def record() -> None:
             self._lease.check()
             self._write_step(

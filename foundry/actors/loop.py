@@ -27,7 +27,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from foundry.actors.context import CommandContext, Suspend
@@ -43,7 +42,7 @@ from foundry.actors.models import (
     Command,
     CommandStatus,
 )
-from foundry.actors.notify import get_notifier
+from foundry.actors.notify import command_channel, get_notifier, reply_channel
 from foundry.actors.registry import actor_type
 
 logger = logging.getLogger(__name__)
@@ -100,23 +99,27 @@ def drain(instance_id: int, type_name: str) -> None:
         finally:
             if end is not _DrainEnd.RELEASED:
                 lease.release()
-        if end is _DrainEnd.RELEASED:
-            return
-        # Re-read after letting go: a command sent (or an awaited command
-        # finished) while this drain held the lease skipped its doorbell,
-        # counting on this check.
+        # Re-read after letting go, in a new statement: a sender that saw the
+        # lease still held skipped its doorbell, counting on this check. (On
+        # PostgreSQL the releasing UPDATE reads an older snapshot and can miss
+        # a command committed while it ran.)
         if next_runnable(instance_id) is None:
             return
-        if end is _DrainEnd.SLICED:
+        if end is _DrainEnd.SLICED or time.monotonic() > slice_ends:
             ring(instance_id, type_name)
             return
+        # Otherwise (released, blocked, lost) try to take the lease again.
 
 
 def _drain_leased(lease: Lease, type_name: str, slice_ends: float) -> _DrainEnd:
     while True:
-        command = next_runnable(lease.instance_id)
+        command = claim_head(lease)
         if command is None:
-            return _DrainEnd.RELEASED if lease.release_if_idle() else _DrainEnd.BLOCKED
+            if lease.release_if_idle():
+                return _DrainEnd.RELEASED
+            # Open commands but none claimable: the head waits, or the lease
+            # was taken over.
+            return _DrainEnd.LOST if not lease.renew() else _DrainEnd.BLOCKED
         outcome = run_command(type_name, command, lease)
         if outcome is Outcome.LEASE_LOST:
             return _DrainEnd.LOST
@@ -126,22 +129,46 @@ def _drain_leased(lease: Lease, type_name: str, slice_ends: float) -> _DrainEnd:
             return _DrainEnd.RELEASED
 
 
-def run_command(type_name: str, command: Command, lease: Lease) -> Outcome:
-    resuming_wait = command.status == CommandStatus.WAITING
-    if not resuming_wait:
-        command.attempts += 1
-    # One statement, checked against the lease in the same statement: this
-    # runs once per command, so it skips the fencing transaction of steps.
-    marked = Command.objects.filter(
-        pk=command.pk, status__in=OPEN_STATUSES, instance__lease_owner=lease.owner
-    ).update(
-        status=CommandStatus.RUNNING,
-        attempts=command.attempts,
-        started_at=Coalesce("started_at", timezone.now()),
+_COMMANDS = Command._meta.db_table
+_INSTANCES = ActorInstance._meta.db_table
+# Claim the head of the mailbox in one statement: the head must be runnable
+# (not a wait still pending) and the lease still this drain's. A waiting
+# command resumes without counting an attempt; anything else counts one.
+_CLAIM_HEAD = f"""
+UPDATE {_COMMANDS} SET
+    status = 'running',
+    attempts = CASE WHEN status = 'waiting' THEN attempts ELSE attempts + 1 END,
+    started_at = COALESCE(started_at, %s)
+WHERE id = (
+    SELECT head.id FROM {_COMMANDS} head
+    WHERE head.instance_id = %s AND head.status IN ('queued', 'running', 'waiting')
+    ORDER BY head.id LIMIT 1
+)
+AND (
+    status <> 'waiting' OR waiting_for_id IS NULL OR wait_deadline <= %s
+    OR EXISTS (
+        SELECT 1 FROM {_COMMANDS} awaited WHERE awaited.id = {_COMMANDS}.waiting_for_id
+        AND awaited.status IN ('succeeded', 'failed', 'cancelled')
     )
-    if not marked:
-        lease.lost = True
-        return Outcome.LEASE_LOST
+)
+AND EXISTS (SELECT 1 FROM {_INSTANCES} WHERE id = %s AND lease_owner = %s)
+RETURNING *
+"""
+
+
+def claim_head(lease: Lease) -> Command | None:
+    now = timezone.now()
+    rows = list(
+        Command.objects.raw(
+            _CLAIM_HEAD, [now, lease.instance_id, now, lease.instance_id, lease.owner]
+        )
+    )
+    return rows[0] if rows else None
+
+
+def run_command(type_name: str, command: Command, lease: Lease) -> Outcome:
+    """Run a claimed command (status running, attempts counted)."""
+    resuming_wait = command.waiting_for_id is not None
     max_attempts = settings.FOUNDRY_ACTOR_MAX_ATTEMPTS
     if command.attempts > max_attempts:
         error = AbandonedCommand(
@@ -190,13 +217,15 @@ def _finish(command: Command, lease: Lease, **fields: Any) -> Outcome:
     if not finished:
         lease.lost = True
         return Outcome.LEASE_LOST
-    transaction.on_commit(lambda: after_finish(command))
+    outcome = {key: fields[key] for key in ("status", "result", "error_type", "error_message")}
+    transaction.on_commit(lambda: after_finish(command, outcome))
     return Outcome.FINISHED
 
 
-def after_finish(command: Command) -> None:
+def after_finish(command: Command, outcome: dict[str, Any]) -> None:
     """Wake whoever waits: blocked senders, and a suspended parent command."""
-    get_notifier().publish(command.pk)
+    channel = reply_channel(command.reply_to) if command.reply_to else command_channel(command.pk)
+    get_notifier().publish(channel, outcome)
     if command.parent_waits and command.caused_by_id:
         parent = (
             Command.objects.filter(pk=command.caused_by_id)

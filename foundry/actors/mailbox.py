@@ -14,6 +14,7 @@ never the broker.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from django.utils import timezone
 from foundry.actors.context import current_context, outcome_of, unwrap_outcome
 from foundry.actors.errors import ActorError, CommandTimeout, WaitNotAllowed
 from foundry.actors.models import FINISHED_STATUSES, ActorInstance, Command
-from foundry.actors.notify import get_notifier
+from foundry.actors.notify import command_channel, get_notifier, reply_channel
 
 if TYPE_CHECKING:
     from foundry.actors.handles import ActorHandle
@@ -54,8 +55,9 @@ def send(
                 f"waiting for {name} on {handle} inside an open transaction would never "
                 "end: the command is not visible to workers until it commits"
             )
-        ref = CommandRef(enqueue(handle, name, payload, caused_by=None), str(handle), name)
-        return wait_for_command(ref, timeout=timeout) if wait else ref
+        if wait:
+            return _send_and_wait(handle, name, payload, timeout=timeout)
+        return CommandRef(enqueue(handle, name, payload, caused_by=None), str(handle), name)
     if ctx.in_step:
         if wait:
             raise WaitNotAllowed(
@@ -98,6 +100,7 @@ def enqueue(
     *,
     caused_by: int | None,
     parent_waits: bool = False,
+    reply_to: str = "",
 ) -> int:
     command = Command.objects.create(
         instance_id=handle.instance_id,
@@ -105,9 +108,15 @@ def enqueue(
         payload=payload,
         caused_by_id=caused_by,
         parent_waits=parent_waits,
+        reply_to=reply_to,
     )
     type_name = handle.actor_type.name
-    transaction.on_commit(lambda: ring_unless_leased(handle.instance_id, type_name))
+    if reply_to:
+        # A blocked sender: the instance is most likely idle, and a doorbell
+        # is cheaper than the query that could prove it unnecessary.
+        transaction.on_commit(lambda: ring(handle.instance_id, type_name))
+    else:
+        transaction.on_commit(lambda: ring_unless_leased(handle.instance_id, type_name))
     return command.pk
 
 
@@ -127,22 +136,47 @@ def ring_unless_leased(instance_id: int, type_name: str) -> None:
         ring(instance_id, type_name)
 
 
+def _outcome(ref: CommandRef, message: dict[str, Any]) -> dict[str, Any]:
+    return {**message, "command_id": ref.id, "command_name": ref.name, "actor_key": ref.actor_key}
+
+
+def _send_and_wait(
+    handle: ActorHandle, name: str, payload: Any, *, timeout: float | None
+) -> Any:
+    """Subscribe first, then send: the outcome cannot be published unheard,
+    so the normal path reads no row at all."""
+    token = uuid.uuid4().hex
+    with get_notifier().subscribe(reply_channel(token)) as subscription:
+        command_id = enqueue(handle, name, payload, caused_by=None, reply_to=token)
+        ref = CommandRef(command_id, str(handle), name)
+        return _await(ref, subscription, timeout=timeout, read_first=False)
+
+
 def wait_for_command(ref: CommandRef, *, timeout: float | None) -> Any:
     """Block the calling thread (never a handler) until ``ref`` finishes."""
+    with get_notifier().subscribe(command_channel(ref.id)) as subscription:
+        return _await(ref, subscription, timeout=timeout, read_first=True)
+
+
+def _await(ref: CommandRef, subscription: Any, *, timeout: float | None, read_first: bool) -> Any:
     seconds = timeout if timeout is not None else settings.FOUNDRY_ACTOR_WAIT_SECONDS
     deadline = time.monotonic() + seconds
     recheck = settings.FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS
-    with get_notifier().subscribe(ref.id) as subscription:
-        while True:
-            command = Command.objects.select_related("instance").filter(pk=ref.id).first()
+    read = read_first
+    while True:
+        if read:
+            command = Command.objects.filter(pk=ref.id).first()
             if command is None:
                 raise ActorError(f"command {ref.id} ({ref.name} on {ref.actor_key}) was deleted")
             if command.status in FINISHED_STATUSES:
-                return unwrap_outcome(outcome_of(command))
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise CommandTimeout(
-                    actor_key=ref.actor_key, command_name=ref.name, command_id=ref.id,
-                    timeout=seconds,
-                )
-            subscription.wait(min(remaining, recheck))
+                return unwrap_outcome(outcome_of(command, ref.actor_key))
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise CommandTimeout(
+                actor_key=ref.actor_key, command_name=ref.name, command_id=ref.id,
+                timeout=seconds,
+            )
+        message = subscription.wait(min(remaining, recheck))
+        if message is not None:
+            return unwrap_outcome(_outcome(ref, message))
+        read = True

@@ -75,6 +75,9 @@ class Command(models.Model):
     # The sender is a handler suspended on this command: finishing it rings
     # the sender's doorbell.
     parent_waits = models.BooleanField(default=False)
+    # A blocked sender subscribed to this token before sending; the outcome
+    # is published there (empty: published on the command's own channel).
+    reply_to = models.CharField(max_length=64, blank=True, default="")
     waiting_for = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

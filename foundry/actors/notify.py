@@ -1,10 +1,12 @@
 """Waking a waiting sender when its command finishes.
 
-Promises: a finished command publishes its id after its row is committed;
-a waiter subscribes, then reads the row, then sleeps until a notification
-or ``FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS``, so a notification sent between
-the read and the sleep is never needed for correctness: the re-check is a
-safety net, notifications are the normal path.
+Promises: a finished command publishes its outcome (status, result, error)
+after its row is committed, on the channel its sender asked for (a reply
+token subscribed *before* the send, so nothing can finish unheard) or on
+the command's own channel. A waiter that hears nothing for
+``FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS`` reads the row itself, so a lost
+message delays a waiter but never strands it: notifications are the normal
+path, the re-read is the safety net.
 
 Backends: Redis pub/sub when ``REDIS_URL`` is set (waiters and workers in
 different processes); otherwise a process-local registry, which serves the
@@ -13,24 +15,37 @@ embedded run where the worker is a thread of the web process.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import redis
 from django.conf import settings
 
-_CHANNEL_PREFIX = "foundry:actors:done:"
+_PREFIX = "foundry:actors:"
+
+
+def command_channel(command_id: int) -> str:
+    return f"{_PREFIX}command:{command_id}"
+
+
+def reply_channel(token: str) -> str:
+    return f"{_PREFIX}reply:{token}"
 
 
 class _LocalSubscription:
     def __init__(self) -> None:
         self.event = threading.Event()
+        self.message: dict[str, Any] | None = None
 
-    def wait(self, seconds: float) -> None:
+    def wait(self, seconds: float) -> dict[str, Any] | None:
         self.event.wait(seconds)
         self.event.clear()
+        return self.message
 
 
 class LocalNotifier:
@@ -38,48 +53,56 @@ class LocalNotifier:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._subscriptions: dict[int, list[_LocalSubscription]] = {}
+        self._subscriptions: dict[str, list[_LocalSubscription]] = {}
 
-    def publish(self, command_id: int) -> None:
+    def publish(self, channel: str, message: dict[str, Any]) -> None:
         with self._lock:
-            subscriptions = list(self._subscriptions.get(command_id, ()))
+            subscriptions = list(self._subscriptions.get(channel, ()))
         for subscription in subscriptions:
+            subscription.message = message
             subscription.event.set()
 
     @contextmanager
-    def subscribe(self, command_id: int) -> Iterator[_LocalSubscription]:
+    def subscribe(self, channel: str) -> Iterator[_LocalSubscription]:
         subscription = _LocalSubscription()
         with self._lock:
-            self._subscriptions.setdefault(command_id, []).append(subscription)
+            self._subscriptions.setdefault(channel, []).append(subscription)
         try:
             yield subscription
         finally:
             with self._lock:
-                remaining = self._subscriptions.get(command_id, [])
+                remaining = self._subscriptions.get(channel, [])
                 remaining.remove(subscription)
                 if not remaining:
-                    self._subscriptions.pop(command_id, None)
+                    self._subscriptions.pop(channel, None)
 
 
 class _RedisSubscription:
     def __init__(self, pubsub: redis.client.PubSub) -> None:
         self.pubsub = pubsub
 
-    def wait(self, seconds: float) -> None:
-        self.pubsub.get_message(ignore_subscribe_messages=True, timeout=seconds)
+    def wait(self, seconds: float) -> dict[str, Any] | None:
+        # The subscribe confirmation arrives as a message too: keep reading
+        # until a publication or the time is up.
+        ends = time.monotonic() + seconds
+        while (left := ends - time.monotonic()) > 0:
+            message = self.pubsub.get_message(timeout=left)
+            if message is not None and message["type"] == "message":
+                return dict(json.loads(message["data"]))
+        return None
 
 
 class RedisNotifier:
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url)
 
-    def publish(self, command_id: int) -> None:
-        self.client.publish(f"{_CHANNEL_PREFIX}{command_id}", b"1")
+    def publish(self, channel: str, message: dict[str, Any]) -> None:
+        self.client.publish(channel, json.dumps(message))
 
     @contextmanager
-    def subscribe(self, command_id: int) -> Iterator[_RedisSubscription]:
+    def subscribe(self, channel: str) -> Iterator[_RedisSubscription]:
         pubsub = self.client.pubsub()
-        pubsub.subscribe(f"{_CHANNEL_PREFIX}{command_id}")
+        pubsub.subscribe(channel)
         try:
             yield _RedisSubscription(pubsub)
         finally:

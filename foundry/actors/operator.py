@@ -43,5 +43,7 @@ def cancel_queued_command(command_id: int) -> bool:
         if not cancelled:
             return False
         command = Command.objects.get(pk=command_id)
-        transaction.on_commit(lambda: after_finish(command))
+        outcome = {"status": CommandStatus.CANCELLED, "result": None,
+                   "error_type": "", "error_message": ""}
+        transaction.on_commit(lambda: after_finish(command, outcome))
     return True

@@ -38,9 +38,10 @@ class Command(BaseCommand):
         parser.add_argument("--roundtrips", type=int, default=300)
         parser.add_argument("--commands", type=int, default=2000, help="per throughput run")
         parser.add_argument("--json", dest="json_path", help="write the figures to this file")
+        parser.add_argument("--log-dir", help="keep the workers' logs in this directory")
 
     def handle(self, *args: Any, workers: int, roundtrips: int, commands: int,
-               json_path: str | None, **options: Any) -> None:
+               json_path: str | None, log_dir: str | None, **options: Any) -> None:
         if settings.CELERY_BROKER_URL.startswith("memory://"):
             raise CommandError(
                 "bench_runtime needs a broker that worker processes share: set "
@@ -63,8 +64,10 @@ class Command(BaseCommand):
             "broker": settings.CELERY_BROKER_URL.split("://")[0],
             "worker_processes": workers,
         }
-        with tempfile.TemporaryDirectory() as logs:
-            procs = CeleryProcesses(log_dir=Path(logs), env=env)
+        with tempfile.TemporaryDirectory() as tmp:
+            logs = Path(log_dir or tmp)
+            logs.mkdir(parents=True, exist_ok=True)
+            procs = CeleryProcesses(log_dir=logs, env=env)
             try:
                 console.print(f"starting {workers} worker processes…")
                 procs.start_workers(count=workers, queues=[bench.queue, CELERY_QUEUE])
