@@ -112,6 +112,10 @@ REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or (REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or (REDIS_URL or "django-db")
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+if CELERY_BROKER_URL.startswith("memory://"):
+    # The in-memory transport polls its queues; its 1 s default would add up
+    # to a second to every command of the embedded run.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.01}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False  # durability lives in the mailbox table
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -162,7 +166,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("FOUNDRY_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs every request at INFO: a full sync makes hundreds.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
 # Default wait of send(wait=True) without a timeout, and how often a waiter

@@ -6,4 +6,5 @@ class GithubDataConfig(AppConfig):
     verbose_name = "GitHub data"
 
     def ready(self) -> None:
-        from github_data import actor  # noqa: F401  (registers the actor type)
+        # Register the actor type and its commands.
+        from github_data import actor, commands  # noqa: F401

@@ -6,4 +6,5 @@ class OrgsConfig(AppConfig):
     verbose_name = "Organizations"
 
     def ready(self) -> None:
-        from orgs import actor  # noqa: F401  (registers the actor type)
+        # Register the actor type, its commands and reads.
+        from orgs import actor, commands, reads  # noqa: F401

@@ -1,1 +1,102 @@
-# Models of the orgs actor are added with its issue.
+"""The organization actor's tables: profile, task index, task summaries.
+
+The task index says where a task lives (repository, branch, pull request);
+the summaries are the sidebar's projection. A pull request synced from
+GitHub becomes a *virtual* task here: rows, not a task actor.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class InstallationStatus(models.TextChoices):
+    CONNECTED = "connected"
+    INSTALL_REQUIRED = "install_required"
+    RECONNECT_REQUIRED = "reconnect_required"
+
+
+class Organization(models.Model):
+    """The profile: one row per organization id (unique, so a singleton
+    enforced by the database)."""
+
+    org_id = models.CharField(max_length=100, unique=True)
+    login = models.CharField(max_length=100)
+    installation_id = models.BigIntegerField(null=True, blank=True)
+    installation_status = models.CharField(
+        max_length=32, choices=InstallationStatus.choices, default=InstallationStatus.CONNECTED
+    )
+    connected_account = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.org_id
+
+
+class TaskIndexEntry(models.Model):
+    org = models.CharField(max_length=100)
+    task_id = models.CharField(max_length=100)
+    repo_id = models.BigIntegerField()
+    branch = models.CharField(max_length=255)
+    pr_number = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "task_id"], name="task_index_unique_task"),
+            # A branch belongs to at most one task.
+            models.UniqueConstraint(
+                fields=["org", "repo_id", "branch"], name="task_index_unique_branch"
+            ),
+        ]
+        verbose_name = "task index entry"
+        verbose_name_plural = "task index"
+
+    def __str__(self) -> str:
+        return f"{self.org}/{self.task_id}"
+
+
+class PullRequestState(models.TextChoices):
+    NONE = ""
+    OPEN = "open"
+    CLOSED = "closed"
+    MERGED = "merged"
+
+
+class TaskStatus(models.TextChoices):
+    IDLE = "idle"
+    RUNNING = "running"
+    ERROR = "error"
+    ARCHIVED = "archived"
+
+
+class TaskSummary(models.Model):
+    org = models.CharField(max_length=100)
+    task_id = models.CharField(max_length=100)
+    repo_id = models.BigIntegerField()
+    repo_name = models.CharField(max_length=200)
+    title = models.CharField(max_length=500)
+    branch = models.CharField(max_length=255)
+    head_sha = models.CharField(max_length=64, blank=True, default="")
+    pr_number = models.PositiveIntegerField(null=True, blank=True)
+    pr_state = models.CharField(
+        max_length=16, choices=PullRequestState.choices, blank=True, default=""
+    )
+    pr_url = models.URLField(max_length=500, blank=True, default="")
+    author_login = models.CharField(max_length=100, blank=True, default="")
+    author_avatar_url = models.URLField(max_length=500, blank=True, default="")
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.IDLE)
+    archived_reason = models.CharField(max_length=100, blank=True, default="")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "task_id"], name="task_summary_unique_task")
+        ]
+        indexes = [models.Index(fields=["org", "-updated_at"], name="task_summary_recent")]
+        verbose_name_plural = "task summaries"
+
+    def __str__(self) -> str:
+        return f"{self.org}/{self.task_id}: {self.title}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import shapes
+from . import repo_shapes, shapes
 from .models import PullRequest
 from .routing import HttpError, Request, Response, Router, paginate
 from .state import EmulatorState
@@ -82,7 +82,9 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
     router.add("GET", "/app/installations", "jwt", list_installations)
     router.add("GET", "/app/installations/{installation_id}", "jwt", get_installation)
     router.add("DELETE", "/app/installations/{installation_id}", "jwt", delete_installation)
-    router.add("POST", "/app/installations/{installation_id}/access_tokens", "jwt", create_access_token)
+    router.add(
+        "POST", "/app/installations/{installation_id}/access_tokens", "jwt", create_access_token
+    )
     router.add("GET", "/orgs/{org}/installation", "jwt", org_installation)
 
     # -- organization, repositories, branches ----------------------------------------------
@@ -94,7 +96,7 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
             body = {
                 "total_count": len(repos),
                 "repository_selection": "all",
-                "repositories": [shapes.repo(req.base_url(), ds.org, r) for r in chunk],
+                "repositories": [repo_shapes.repo(req.base_url(), ds.org, r) for r in chunk],
             }
             return Response(body=body, headers=links)
 
@@ -111,11 +113,13 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
             if kind in ("public", "private"):
                 repos = [r for r in repos if r.private == (kind == "private")]
             chunk, links = paginate(req, repos)
-            return Response(body=[shapes.repo(req.base_url(), ds.org, r) for r in chunk], headers=links)
+            return Response(
+                body=[repo_shapes.repo(req.base_url(), ds.org, r) for r in chunk], headers=links
+            )
 
     def get_repo(req: Request) -> Response:
         with ds.lock:
-            return Response(body=shapes.repo(req.base_url(), ds.org, repo_of(req)))
+            return Response(body=repo_shapes.repo(req.base_url(), ds.org, repo_of(req)))
 
     def list_branches(req: Request) -> Response:
         with ds.lock:
@@ -125,7 +129,7 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
                 wanted = req.query["protected"].lower() == "true"
                 branches = [b for b in branches if b.protected == wanted]
             chunk, links = paginate(req, branches)
-            body = [shapes.branch_short(req.base_url(), ds.org, repo, b) for b in chunk]
+            body = [repo_shapes.branch_short(req.base_url(), ds.org, repo, b) for b in chunk]
             return Response(body=body, headers=links)
 
     def get_branch(req: Request) -> Response:
@@ -133,8 +137,9 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
             repo = repo_of(req)
             branch = ds.branch(repo.name, req.params["branch"])
             info = ds.git.commits_between(ds.org.login, repo.name, None, branch.sha)[0]
-            head = shapes.commit(req.base_url(), ds.org, repo, info)
-            return Response(body=shapes.branch_full(req.base_url(), ds.org, repo, branch, head))
+            base = req.base_url()
+            head = repo_shapes.commit(base, ds.org, repo, info)
+            return Response(body=repo_shapes.branch_full(base, ds.org, repo, branch, head))
 
     router.add("GET", "/installation/repositories", "installation", installation_repositories)
     router.add("GET", "/orgs/{org}", "token", get_org)
@@ -184,12 +189,16 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
     # -- pull requests ----------------------------------------------------------------------
 
     def pull_body(req: Request, repo: Any, pr: PullRequest, full: bool) -> dict[str, Any]:
-        return shapes.pull(req.base_url(), ds.org, ds.users, repo, pr, full)
+        return repo_shapes.pull(req.base_url(), ds.org, ds.users, repo, pr, full)
 
     def list_pulls(req: Request) -> Response:
         wanted = req.query.get("state", "open")
         if wanted not in ("open", "closed", "all"):
-            raise HttpError(422, "Validation Failed", [{"resource": "Search", "field": "state", "code": "invalid"}])
+            raise HttpError(
+                422,
+                "Validation Failed",
+                [{"resource": "Search", "field": "state", "code": "invalid"}],
+            )
         with ds.lock:
             repo = repo_of(req)
             pulls = [pr for pr in repo.pulls.values() if wanted == "all" or pr.state == wanted]
@@ -214,7 +223,11 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
         data = req.json()
         repo = repo_of(req)
         if not data.get("head"):
-            raise HttpError(422, "Validation Failed", [{"resource": "PullRequest", "field": "head", "code": "missing_field"}])
+            raise HttpError(
+                422,
+                "Validation Failed",
+                [{"resource": "PullRequest", "field": "head", "code": "missing_field"}],
+            )
         pr = ds.open_pull_request(
             repo.name,
             head=str(data["head"]),
@@ -243,7 +256,11 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
     def merge_pull(req: Request) -> Response:
         repo = repo_of(req)
         pr = ds.merge_pull_request(repo.name, _number(req), actor_of(req))
-        body = {"sha": pr.merge_commit_sha, "merged": True, "message": "Pull Request successfully merged"}
+        body = {
+            "sha": pr.merge_commit_sha,
+            "merged": True,
+            "message": "Pull Request successfully merged",
+        }
         return Response(body=body)
 
     router.add("GET", "/repos/{owner}/{repo}/pulls", "token", list_pulls)
@@ -266,7 +283,9 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
         with ds.lock:
             orgs = [ds.org] if me(req).login in ds.org.members else []
             chunk, links = paginate(req, orgs)
-            return Response(body=[shapes.org_simple(req.base_url(), o) for o in chunk], headers=links)
+            return Response(
+                body=[shapes.org_simple(req.base_url(), o) for o in chunk], headers=links
+            )
 
     def my_memberships(req: Request) -> Response:
         with ds.lock:
@@ -279,7 +298,9 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
     def my_emails(req: Request) -> Response:
         with ds.lock:
             email = me(req).email
-        return Response(body=[{"email": email, "primary": True, "verified": True, "visibility": "private"}])
+        return Response(
+            body=[{"email": email, "primary": True, "verified": True, "visibility": "private"}]
+        )
 
     router.add("GET", "/user", "user", get_me)
     router.add("GET", "/user/orgs", "user", my_orgs)
@@ -296,9 +317,12 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
             return {"limit": limit, "used": 0, "remaining": limit, "reset": reset}
 
         resources = {
-            "core": core, "search": other(30), "graphql": other(5000),
-            "integration_manifest": other(5000), "code_search": other(10),
-        }  # fmt: skip
+            "core": core,
+            "search": other(30),
+            "graphql": other(5000),
+            "integration_manifest": other(5000),
+            "code_search": other(10),
+        }
         return Response(body={"resources": resources, "rate": core})
 
     router.add("GET", "/rate_limit", "optional", rate_limit)

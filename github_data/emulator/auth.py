@@ -68,11 +68,15 @@ def verify_app_jwt(token: str, app: GitHubApp, now: float | None = None) -> dict
         raise AuthError(f"A JSON web token could not be decoded ({exc})") from None
     iat, exp, iss = claims.get("iat"), claims.get("exp"), claims.get("iss")
     if not isinstance(iat, int | float) or not isinstance(exp, int | float):
-        raise AuthError("'Issued at' claim ('iat') and 'Expiration time' claim ('exp') are required")
+        raise AuthError(
+            "'Issued at' claim ('iat') and 'Expiration time' claim ('exp') are required"
+        )
     if str(iss) != str(app.id):
         raise AuthError(f"'Issuer' claim ('iss') must be the app id {app.id}")
     if iat > current + CLOCK_DRIFT:
-        raise AuthError("'Issued at' claim ('iat') must be an Integer representing a time in the past")
+        raise AuthError(
+            "'Issued at' claim ('iat') must be an Integer representing a time in the past"
+        )
     if exp <= current:
         raise AuthError("'Expiration time' claim ('exp') is too far in the past")
     if exp - iat > MAX_JWT_LIFETIME:
@@ -133,17 +137,29 @@ class TokenStore:
         with self._lock:
             token = self._tokens[value]
             self._tokens[value] = Token(
-                token.value, token.kind, time.time() - 1, token.installation_id, token.login, token.scope
+                token.value,
+                token.kind,
+                time.time() - 1,
+                token.installation_id,
+                token.login,
+                token.scope,
             )
 
     def revoke_installation(self, installation_id: int) -> None:
         with self._lock:
-            for value in [v for v, t in self._tokens.items() if t.installation_id == installation_id]:
+            for value in [
+                v for v, t in self._tokens.items() if t.installation_id == installation_id
+            ]:
                 del self._tokens[value]
 
     def issue_code(self, client_id: str, redirect_uri: str, login: str, scope: str) -> OAuthCode:
         code = OAuthCode(
-            secrets.token_hex(10), client_id, redirect_uri, login, scope, time.time() + OAUTH_CODE_TTL
+            secrets.token_hex(10),
+            client_id,
+            redirect_uri,
+            login,
+            scope,
+            time.time() + OAUTH_CODE_TTL,
         )
         with self._lock:
             self._codes[code.code] = code

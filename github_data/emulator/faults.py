@@ -101,10 +101,16 @@ class FaultInjector:
     def describe(self) -> dict[str, Any]:
         with self._lock:
             rules = [
-                {"kind": r.kind, "remaining": r.remaining, "status": r.status,
-                 "path_prefix": r.path_prefix, "retry_after": r.retry_after, "reset_in": r.reset_in}
+                {
+                    "kind": r.kind,
+                    "remaining": r.remaining,
+                    "status": r.status,
+                    "path_prefix": r.path_prefix,
+                    "retry_after": r.retry_after,
+                    "reset_in": r.reset_in,
+                }
                 for r in self._rules
-            ]  # fmt: skip
+            ]
         return {"latency": self.latency, "rules": rules}
 
     def configure(self, spec: dict[str, Any]) -> None:

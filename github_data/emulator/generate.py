@@ -20,27 +20,100 @@ from .models import Branch, GitHubApp, Organization, PullRequest, Repository, Us
 
 _PREFIXES = ["feature", "fix", "chore", "docs", "refactor", "test", "perf"]
 _TOPICS = [
-    "login-form", "billing-page", "api-client", "cache-layer", "search-index", "dark-mode",
-    "rate-limiter", "audit-log", "webhooks", "onboarding", "export-csv", "sidebar",
-    "settings", "notifications", "metrics", "retry-logic", "session-store", "sandbox-pool",
-    "diff-viewer", "task-list",
-]  # fmt: skip
+    "login-form",
+    "billing-page",
+    "api-client",
+    "cache-layer",
+    "search-index",
+    "dark-mode",
+    "rate-limiter",
+    "audit-log",
+    "webhooks",
+    "onboarding",
+    "export-csv",
+    "sidebar",
+    "settings",
+    "notifications",
+    "metrics",
+    "retry-logic",
+    "session-store",
+    "sandbox-pool",
+    "diff-viewer",
+    "task-list",
+]
 _VERBS = {
-    "feature": "Add", "fix": "Fix", "chore": "Update", "docs": "Document",
-    "refactor": "Refactor", "test": "Test", "perf": "Speed up",
-}  # fmt: skip
+    "feature": "Add",
+    "fix": "Fix",
+    "chore": "Update",
+    "docs": "Document",
+    "refactor": "Refactor",
+    "test": "Test",
+    "perf": "Speed up",
+}
 _FIRST = [
-    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret",
-    "Dennis", "Radia", "Linus", "Katherine", "John", "Hedy", "Tim", "Sophie", "Guido",
-    "Anita", "Bjarne", "Carol", "Niklaus", "Shafi", "Leslie", "Jean", "Brian", "Annie",
-    "Vint", "Mary", "Dorothy",
-]  # fmt: skip
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Margaret",
+    "Dennis",
+    "Radia",
+    "Linus",
+    "Katherine",
+    "John",
+    "Hedy",
+    "Tim",
+    "Sophie",
+    "Guido",
+    "Anita",
+    "Bjarne",
+    "Carol",
+    "Niklaus",
+    "Shafi",
+    "Leslie",
+    "Jean",
+    "Brian",
+    "Annie",
+    "Vint",
+    "Mary",
+    "Dorothy",
+]
 _LAST = [
-    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson",
-    "Hamilton", "Ritchie", "Perlman", "Torvalds", "Johnson", "McCarthy", "Lamarr",
-    "Berners-Lee", "Wilson", "Rossum", "Borg", "Stroustrup", "Shaw", "Wirth", "Goldwasser",
-    "Lamport", "Bartik", "Kernighan", "Easley", "Cerf", "Keller", "Vaughan",
-]  # fmt: skip
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Hamilton",
+    "Ritchie",
+    "Perlman",
+    "Torvalds",
+    "Johnson",
+    "McCarthy",
+    "Lamarr",
+    "Berners-Lee",
+    "Wilson",
+    "Rossum",
+    "Borg",
+    "Stroustrup",
+    "Shaw",
+    "Wirth",
+    "Goldwasser",
+    "Lamport",
+    "Bartik",
+    "Kernighan",
+    "Easley",
+    "Cerf",
+    "Keller",
+    "Vaughan",
+]
 
 
 @dataclass(frozen=True)
@@ -109,7 +182,7 @@ def make_app(spec: DatasetSpec, rng: random.Random, private_pem: str | None) -> 
         id=100_000 + rng.randrange(900_000),
         slug=f"{spec.org}-foundry",
         name=f"Foundry ({spec.org})",
-        client_id="Iv1." + "%016x" % rng.getrandbits(64),
+        client_id=f"Iv1.{rng.getrandbits(64):016x}",
         private_key_pem=private_pem,
         public_key_pem=public_pem,
         created_at=base_time(spec.seed),
@@ -161,7 +234,10 @@ def branch_names(rng: random.Random, count: int) -> list[str]:
 
 
 def readme(org: str, repo: str) -> str:
-    return f"# {repo}\n\nDemo repository of the {org} organization, served by the Foundry GitHub emulator.\n"
+    return (
+        f"# {repo}\n\nDemo repository of the {org} organization, "
+        "served by the Foundry GitHub emulator.\n"
+    )
 
 
 def make_repo(
@@ -180,7 +256,9 @@ def make_repo(
     writer = ObjectWriter()
     main_files = {
         "README.md": writer.blob(readme(spec.org, name)),
-        "app.py": writer.blob(f'"""{name}."""\n\n\ndef main() -> None:\n    print("hello from {name}")\n'),
+        "app.py": writer.blob(
+            f'"""{name}."""\n\n\ndef main() -> None:\n    print("hello from {name}")\n'
+        ),
     }
     main_sha = writer.commit(writer.tree(main_files), [], committer, f"Initial commit of {name}")
     repo = Repository(
@@ -196,12 +274,16 @@ def make_repo(
     for j, branch in enumerate(branch_names(rng, spec.branches_per_repo - 1)):
         author = authors[(index + j) % len(authors)] if authors else None
         when = created + timedelta(minutes=j + 1)
-        sig = Signature(author.name, author.email, when) if author else Signature(
-            committer.name, committer.email, when
+        sig = (
+            Signature(author.name, author.email, when)
+            if author
+            else Signature(committer.name, committer.email, when)
         )
         prefix, _, topic = branch.partition("-")
         files = dict(main_files)
-        files[f"{branch}.md"] = writer.blob(f"# {branch}\n\n{_VERBS.get(prefix, 'Work on')} {topic}.\n")
+        files[f"{branch}.md"] = writer.blob(
+            f"# {branch}\n\n{_VERBS.get(prefix, 'Work on')} {topic}.\n"
+        )
         sha = writer.commit(writer.tree(files), [main_sha], sig, f"{_title(branch)}")
         repo.branches[branch] = Branch(branch, sha)
         repo.pushed_at = repo.updated_at = when

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import shapes
+from . import repo_shapes, shapes
 from .dataset import Dataset
 from .gitrepos import CommitInfo
 from .models import Event, Repository
@@ -57,24 +57,30 @@ def build_payload(event: Event, ds: Dataset, base: str) -> dict[str, Any]:
         head = data["head_commit"]
         user = ds.users.get(event.sender)
         payload.update(
-            ref=data["ref"], before=data["before"], after=data["after"],
-            created=data["created"], deleted=data["deleted"], forced=data["forced"],
+            ref=data["ref"],
+            before=data["before"],
+            after=data["after"],
+            created=data["created"],
+            deleted=data["deleted"],
+            forced=data["forced"],
             base_ref=None,
             compare=f"{base}/{org.login}/{repo.name}/compare/{data['before'][:12]}...{data['after'][:12]}",
             commits=commits,
             head_commit=_commit(base, org.login, repo.name, head) if head else None,
             pusher={"name": event.sender, "email": user.email if user else None},
-        )  # fmt: skip
+        )
     elif event.name in ("create", "delete"):
         assert event.repo is not None
         payload.update(ref=data["ref"], ref_type=data["ref_type"], pusher_type="user")
         if event.name == "create":
-            payload.update(master_branch=event.repo.default_branch, description=event.repo.description)
+            payload.update(
+                master_branch=event.repo.default_branch, description=event.repo.description
+            )
     elif event.name == "pull_request":
         assert event.repo is not None
         pr = data["pull_request"]
         payload["number"] = pr.number
-        payload["pull_request"] = shapes.pull(base, org, ds.users, event.repo, pr, full=True)
+        payload["pull_request"] = repo_shapes.pull(base, org, ds.users, event.repo, pr, full=True)
         for key in ("changes", "before", "after"):
             if key in data:
                 payload[key] = data[key]
@@ -102,7 +108,7 @@ def build_payload(event: Event, ds: Dataset, base: str) -> dict[str, Any]:
         raise ValueError(f"no payload builder for event {event.name!r}")
 
     if event.repo is not None:
-        payload["repository"] = shapes.repo(base, org, event.repo)
+        payload["repository"] = repo_shapes.repo(base, org, event.repo)
     payload["organization"] = shapes.org_simple(base, org)
     if "installation" not in payload and ds.installation is not None:
         payload["installation"] = {

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
-
+from .branches import BranchMutations
+from .core import now
 from .gitrepos import GitError
-from .models import Event, NotMergeable, PullRequest, Repository, ValidationFailed
-
-if TYPE_CHECKING:
-    from .dataset import Dataset
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+from .models import NotMergeable, PullRequest, ValidationFailed
 
 
 def _invalid(field: str, message: str | None = None) -> ValidationFailed:
@@ -24,9 +15,9 @@ def _invalid(field: str, message: str | None = None) -> ValidationFailed:
     return ValidationFailed("Validation Failed", [error])
 
 
-class PullRequestMutations:
+class PullRequestMutations(BranchMutations):
     def open_pull_request(
-        self: Dataset,
+        self,
         repo_name: str,
         head: str,
         base: str | None = None,
@@ -47,11 +38,13 @@ class PullRequestMutations:
             if head == base or repo.branches[head].sha == repo.branches[base].sha:
                 raise _invalid("head", f"No commits between {base} and {head}")
             if repo.open_pull_for_head(head) is not None:
-                raise _invalid("head", f"A pull request already exists for {self.org.login}:{head}.")
+                raise _invalid(
+                    "head", f"A pull request already exists for {self.org.login}:{head}."
+                )
             author = self._actor(user)
             number = repo.next_number
             repo.next_number += 1
-            opened = _now()
+            opened = now()
             pr = PullRequest(
                 id=self._ids.next(),
                 number=number,
@@ -71,19 +64,9 @@ class PullRequestMutations:
         self._emit([event])
         return pr
 
-    def _pr_event(
-        self: Dataset, repo: Repository, pr: PullRequest, action: str, actor: str, **extra: object
-    ) -> Event:
-        return Event("pull_request", action, actor, self._snapshot(repo), {"pull_request": copy.copy(pr), **extra})
-
-    def _close(self: Dataset, repo: Repository, pr: PullRequest, actor: str, merged: bool) -> Event:
-        pr.state = "closed"
-        pr.closed_at = pr.updated_at = _now()
-        if merged:
-            pr.merged_at, pr.merged_by = pr.closed_at, actor
-        return self._pr_event(repo, pr, "closed", actor)
-
-    def close_pull_request(self: Dataset, repo_name: str, number: int, actor: str | None = None) -> PullRequest:
+    def close_pull_request(
+        self, repo_name: str, number: int, actor: str | None = None
+    ) -> PullRequest:
         with self.lock:
             repo, pr = self.repo(repo_name), self.pull(repo_name, number)
             if pr.state != "open":
@@ -92,7 +75,9 @@ class PullRequestMutations:
         self._emit([event])
         return pr
 
-    def merge_pull_request(self: Dataset, repo_name: str, number: int, actor: str | None = None) -> PullRequest:
+    def merge_pull_request(
+        self, repo_name: str, number: int, actor: str | None = None
+    ) -> PullRequest:
         """A real merge commit on the base branch, then the PR closes as merged."""
         with self.lock:
             repo, pr = self.repo(repo_name), self.pull(repo_name, number)
@@ -100,10 +85,18 @@ class PullRequestMutations:
                 raise NotMergeable("Pull Request is not mergeable")
             login = self._actor(actor)
             before = repo.branches[pr.base].sha
-            message = f"Merge pull request #{pr.number} from {self.org.login}/{pr.head}\n\n{pr.title}"
+            message = (
+                f"Merge pull request #{pr.number} from {self.org.login}/{pr.head}\n\n{pr.title}"
+            )
             try:
                 after = self.git.merge(
-                    self.org.login, repo.name, pr.base, before, pr.head_sha, message, self._sig(login)
+                    self.org.login,
+                    repo.name,
+                    pr.base,
+                    before,
+                    pr.head_sha,
+                    message,
+                    self._sig(login),
                 )
             except GitError as exc:
                 raise NotMergeable(f"Pull Request is not mergeable: {exc}") from exc
@@ -113,7 +106,9 @@ class PullRequestMutations:
         self._emit(events)
         return pr
 
-    def reopen_pull_request(self: Dataset, repo_name: str, number: int, actor: str | None = None) -> PullRequest:
+    def reopen_pull_request(
+        self, repo_name: str, number: int, actor: str | None = None
+    ) -> PullRequest:
         with self.lock:
             repo, pr = self.repo(repo_name), self.pull(repo_name, number)
             if pr.state == "open" or pr.merged_at is not None:
@@ -121,15 +116,17 @@ class PullRequestMutations:
             if pr.head not in repo.branches:
                 raise _invalid("head", f"The head branch {pr.head} no longer exists")
             if repo.open_pull_for_head(pr.head) is not None:
-                raise _invalid("head", f"A pull request already exists for {self.org.login}:{pr.head}.")
-            pr.state, pr.closed_at, pr.updated_at = "open", None, _now()
+                raise _invalid(
+                    "head", f"A pull request already exists for {self.org.login}:{pr.head}."
+                )
+            pr.state, pr.closed_at, pr.updated_at = "open", None, now()
             pr.head_sha, pr.base_sha = repo.branches[pr.head].sha, repo.branches[pr.base].sha
             event = self._pr_event(repo, pr, "reopened", self._actor(actor))
         self._emit([event])
         return pr
 
     def edit_pull_request(
-        self: Dataset,
+        self,
         repo_name: str,
         number: int,
         title: str | None = None,
@@ -145,7 +142,7 @@ class PullRequestMutations:
                 changes["body"], pr.body = {"from": pr.body}, body
             if not changes:
                 raise ValidationFailed("Nothing to change: give a new title or body")
-            pr.updated_at = _now()
+            pr.updated_at = now()
             event = self._pr_event(repo, pr, "edited", self._actor(actor), changes=changes)
         self._emit([event])
         return pr

@@ -49,10 +49,15 @@ class Delivery:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "id": self.id, "event": self.event, "action": self.action, "url": self.url,
-            "status": self.status, "error": self.error, "duration": round(self.duration, 4),
+            "id": self.id,
+            "event": self.event,
+            "action": self.action,
+            "url": self.url,
+            "status": self.status,
+            "error": self.error,
+            "duration": round(self.duration, 4),
             "redelivery": self.redelivery,
-        }  # fmt: skip
+        }
 
 
 class WebhookSender:
@@ -63,7 +68,9 @@ class WebhookSender:
     error set) and logged, so a mutation never fails because the receiver is down.
     """
 
-    def __init__(self, dataset: Dataset, secret: str, url: str | None = None, timeout: float = 10.0):
+    def __init__(
+        self, dataset: Dataset, secret: str, url: str | None = None, timeout: float = 10.0
+    ):
         self.dataset = dataset
         self.secret = secret
         self.url = url
@@ -73,7 +80,9 @@ class WebhookSender:
         self._lock = threading.Lock()
         self._history: list[Delivery] = []
 
-    def configure(self, url: str | None = None, secret: str | None = None, auto: bool | None = None) -> None:
+    def configure(
+        self, url: str | None = None, secret: str | None = None, auto: bool | None = None
+    ) -> None:
         with self._lock:
             if url is not None:
                 self.url = url or None
@@ -127,7 +136,9 @@ class WebhookSender:
     def redeliver(self, delivery_id: str) -> Delivery:
         """Send a past delivery again: same body, same delivery id (as GitHub's redeliver)."""
         original = self.get(delivery_id)
-        return self.send(original.event, original.payload, delivery_id=original.id, url=original.url)
+        return self.send(
+            original.event, original.payload, delivery_id=original.id, url=original.url
+        )
 
     def get(self, delivery_id: str) -> Delivery:
         with self._lock:
@@ -142,7 +153,9 @@ class WebhookSender:
 
     def _post(self, delivery: Delivery) -> None:
         parts = urlsplit(delivery.url)
-        conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn_cls = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
         conn = conn_cls(parts.netloc, timeout=self.timeout)
         path = parts.path or "/"
         if parts.query:
@@ -165,7 +178,9 @@ class WebhookSender:
             delivery.response_body = response.read(10_000).decode("utf-8", "replace")
         except OSError as exc:
             delivery.error = f"{type(exc).__name__}: {exc}"
-            log.warning("webhook %s %s to %s failed: %s", delivery.event, delivery.id, delivery.url, exc)
+            log.warning(
+                "webhook %s %s to %s failed: %s", delivery.event, delivery.id, delivery.url, exc
+            )
         finally:
             conn.close()
             delivery.duration = time.monotonic() - started

@@ -82,7 +82,8 @@ def test_order_and_exclusion(workers: Workers) -> None:
     assert not errors
     wait_until(
         lambda: not Command.objects.exclude(status=CommandStatus.SUCCEEDED).exists(),
-        timeout=180, what="all 1,000 commands to finish",
+        timeout=180,
+        what="all 1,000 commands to finish",
     )
     commands = list(Command.objects.order_by("started_at"))
     assert len(commands) == 4 * per_sender
@@ -103,9 +104,7 @@ def test_instances_progress_in_parallel(workers: Workers) -> None:
     results = [ref.wait(timeout=60) for ref in refs]
     elapsed = time.monotonic() - started
     spans = sorted((r["started"], r["finished"], r["pid"]) for r in results)
-    most_at_once = max(
-        sum(1 for s, f, _ in spans if s <= start < f) for start, _, _ in spans
-    )
+    most_at_once = max(sum(1 for s, f, _ in spans if s <= start < f) for start, _, _ in spans)
     assert most_at_once == 2
     assert len({pid for _, _, pid in spans}) == 2
     serial = 40 * 0.2
@@ -135,7 +134,11 @@ def test_crash_in_step_three_resumes_on_another_worker(workers: Workers, tmp_pat
     command = Command.objects.get(pk=ref.id)
     assert command.attempts == 2
     assert [(s.name, s.attempt) for s in command.steps.order_by("index")] == [
-        ("step1", 1), ("step2", 1), ("step3", 2), ("step4", 2), ("step5", 2)
+        ("step1", 1),
+        ("step2", 1),
+        ("step3", 2),
+        ("step4", 2),
+        ("step5", 2),
     ]
     assert [r.wait(timeout=30)["seq"] for r in behind] == [0, 1, 2]
     ordered = list(Command.objects.filter(instance_id=handle.instance_id).order_by("started_at"))
@@ -147,7 +150,9 @@ def test_waiting_commands_do_not_hold_workers(workers: Workers) -> None:
     completes on one worker with concurrency 2."""
     workers.start(count=1, pool="prefork", concurrency=2)
     head = probe.create(name="chain-0")
-    assert head.send("probe.command.hop", {"index": 0, "remaining": 10}, wait=True, timeout=90) == 10
+    assert (
+        head.send("probe.command.hop", {"index": 0, "remaining": 10}, wait=True, timeout=90) == 10
+    )
     hops = Command.objects.filter(name="probe.command.hop").order_by("id")
     assert hops.count() == 11
     for parent, child in zip(hops, hops[1:]):
@@ -177,7 +182,9 @@ def test_timeout_then_the_instance_goes_on(workers: Workers) -> None:
     command itself finishes and the next one runs."""
     workers.start()
     handle = probe.create(name="slow")
-    with pytest.raises(CommandTimeout, match=r"timed out after 0.5s waiting for probe.command.sleep on probe:slow"):
+    with pytest.raises(
+        CommandTimeout, match=r"timed out after 0.5s waiting for probe.command.sleep on probe:slow"
+    ):
         handle.send("probe.command.sleep", {"seconds": 1.5}, wait=True, timeout=0.5)
     assert handle.send("probe.command.double", {"n": 2}, wait=True, timeout=30) == 4
     assert Command.objects.get(name="probe.command.sleep").status == CommandStatus.SUCCEEDED
@@ -211,9 +218,8 @@ def test_history_divergence_is_an_explicit_error(workers: Workers, tmp_path: Pat
     with pytest.raises(CommandFailed) as caught:
         ref.wait(timeout=30)
     assert caught.value.error_type == "HistoryDiverged"
-    assert (
-        "at step 0: the handler asked for step 'renamed' but the log recorded 'original'"
-        in str(caught.value)
+    assert "at step 0: the handler asked for step 'renamed' but the log recorded 'original'" in str(
+        caught.value
     )
     assert handle.send("probe.command.double", {"n": 1}, wait=True, timeout=30) == 2
 
@@ -247,7 +253,9 @@ def test_durable_wait_times_out_inside_a_handler(workers: Workers) -> None:
     workers.start(count=2)
     handle = probe.create(name="impatient")
     with pytest.raises(CommandFailed, match="CommandTimeout: timed out after 0.5s"):
-        handle.send("probe.command.wait_on", {"name": "sleeper", "timeout": 0.5}, wait=True, timeout=30)
+        handle.send(
+            "probe.command.wait_on", {"name": "sleeper", "timeout": 0.5}, wait=True, timeout=30
+        )
     command = Command.objects.get(name="probe.command.wait_on")
     wait_step = Step.objects.get(command=command, name__startswith="wait for command")
     assert wait_step.output["status"] == "timeout"

@@ -25,8 +25,15 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--concurrency", type=int, default=4, help="worker threads")
+        parser.add_argument(
+            "--no-emulator",
+            action="store_true",
+            help="do not start the local GitHub emulator (use the GITHUB_* settings)",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, concurrency: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, host: str, port: int, concurrency: int, no_emulator: bool, **options: Any
+    ) -> None:
         if settings.FOUNDRY_WORKER_MODE != "inprocess":
             raise CommandError(
                 "run_embedded runs the worker in-process, which needs the memory:// broker; "
@@ -36,10 +43,40 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         password = self._ensure_admin()
         start_inprocess_worker(concurrency=concurrency)
+        if not no_emulator:
+            self._start_demo_github(f"http://{host}:{port}/github/webhook")
         self.stdout.write(self.style.SUCCESS(f"Foundry on http://{host}:{port}/"))
         self.stdout.write(f"  admin:    http://{host}:{port}/admin/  (user admin, {password})")
         self.stdout.write(f"  database: {settings.DATABASES['default']['NAME']}")
         uvicorn.run("foundry.asgi:application", host=host, port=port, log_level="info")
+
+    def _start_demo_github(self, webhook_url: str) -> None:
+        """The local GitHub emulator with the demo organization, Foundry's
+        GitHub settings pointed at it, and a first full sync queued."""
+        from urllib.parse import urlsplit
+
+        from github_data.actor import github_data
+        from github_data.emulator import EmulatorConfig, GitHubEmulator
+
+        api = urlsplit(settings.GITHUB_API_URL)
+        emulator = GitHubEmulator(
+            EmulatorConfig(
+                host=api.hostname or "127.0.0.1",
+                port=api.port or 8765,
+                data_dir=settings.DATA_DIR / "github-emulator",
+                webhook_url=webhook_url,
+                webhook_secret=settings.GITHUB_WEBHOOK_SECRET,
+            )
+        ).start()
+        key = emulator.write_private_key(settings.DATA_DIR / "github-emulator" / "app.pem")
+        settings.GITHUB_APP_ID = str(emulator.app_id)
+        settings.GITHUB_APP_PRIVATE_KEY_PATH = str(key)
+        org = emulator.org
+        github_data.get_or_create(org=org, create_with_input={"org": org}).send(
+            "github_data.command.full_sync",
+            {"org": org, "installation_id": emulator.installation_id},
+        )
+        self.stdout.write(f"  GitHub:   emulator on {emulator.base_url}, demo organization {org!r}")
 
     def _ensure_admin(self) -> str:
         """An admin for the local run; its password is kept in the data dir."""

@@ -1,0 +1,37 @@
+"""Live events to browsers: Channels groups, published after commit.
+
+A change is published only once the transaction that made it commits, so a
+browser never sees an event for a change that was rolled back. Publishing is
+best effort: a channel layer that is down is logged, and never fails the
+command that made the change.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def organization_group(org: str) -> str:
+    return f"organization.{org}"
+
+
+def publish_on_commit(group: str, event: str, payload: dict[str, Any]) -> None:
+    def publish() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(
+                group, {"type": "live.event", "event": event, **payload}
+            )
+        except Exception:
+            logger.exception("publishing %s to %s failed", event, group)
+
+    transaction.on_commit(publish)

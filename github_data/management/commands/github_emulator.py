@@ -1,0 +1,95 @@
+"""`python manage.py github_emulator`: run the local GitHub emulator until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from github_data.emulator import EmulatorConfig, GitHubEmulator
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve a local GitHub (REST API, OAuth, git over HTTP, webhooks) with a demo organization."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+        parser.add_argument("--org", default="acme")
+        parser.add_argument("--repos", type=int, default=6)
+        parser.add_argument("--branches-per-repo", type=int, default=4, help="including main")
+        parser.add_argument("--prs-per-repo", type=int, default=2)
+        parser.add_argument("--members", type=int, default=5)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--webhook-url", default=None, help="where to deliver signed webhooks")
+        parser.add_argument("--webhook-secret", default="emulator-webhook-secret")
+        parser.add_argument("--oauth-user", default=None, help="login the OAuth flow signs in as")
+        parser.add_argument(
+            "--data-dir",
+            type=Path,
+            default=None,
+            help="git repositories and the app's private key (default: a temp dir). The key "
+            "found there is reused, so the app's credentials survive restarts.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        data_dir: Path | None = options["data_dir"]
+        key_pem = None
+        if data_dir is not None and (data_dir / "app-private-key.pem").is_file():
+            key_pem = (data_dir / "app-private-key.pem").read_text()
+        config = EmulatorConfig(
+            org=options["org"],
+            repos=options["repos"],
+            branches_per_repo=options["branches_per_repo"],
+            prs_per_repo=options["prs_per_repo"],
+            members=options["members"],
+            seed=options["seed"],
+            host=options["host"],
+            port=options["port"],
+            data_dir=data_dir,
+            webhook_url=options["webhook_url"],
+            webhook_secret=options["webhook_secret"],
+            oauth_user=options["oauth_user"],
+            private_key_pem=key_pem,
+        )
+        emulator = GitHubEmulator(config).start()
+        key_path = emulator.write_private_key()
+        counts = emulator.dataset.counts()
+        out = self.stdout.write
+        out(self.style.SUCCESS(f"GitHub emulator listening on {emulator.base_url}"))
+        out(
+            f"  organization      {emulator.org}: {counts['repos']} repos, "
+            f"{counts['branches']} branches, {counts['open_pulls']} open PRs, "
+            f"{counts['members']} members"
+        )
+        out(f"  app id            {emulator.app_id}")
+        out(f"  installation id   {emulator.installation_id}")
+        out(f"  private key       {key_path}")
+        out(f"  oauth client      {emulator.oauth_client_id} / {emulator.oauth_client_secret}")
+        out(f"  webhook secret    {emulator.webhook_secret}")
+        out(f"  webhooks to       {emulator.webhooks.url or '(none; set --webhook-url)'}")
+        out(f"  git clone         {emulator.git_url('repo-001')}")
+        out(f"  control           {emulator.base_url}/_emulator/state")
+        if data_dir is None:
+            out(
+                self.style.WARNING(
+                    "  data dir is temporary: pass --data-dir to keep the key across restarts"
+                )
+            )
+        out("Ctrl-C to stop.")
+        if threading.current_thread() is threading.main_thread():
+            # A supervisor's SIGTERM should clean up (temp dir, socket) like Ctrl-C does.
+            signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        try:
+            emulator.serve_forever()
+        except KeyboardInterrupt:
+            out("stopped")
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

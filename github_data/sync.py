@@ -1,0 +1,253 @@
+"""The full sync, phase by phase. Each function here is the body of one step
+of ``github_data.command.full_sync``: it reads GitHub, writes only the rows
+that changed, and returns what later steps need (recorded in the step log,
+so a resumed sync does not ask GitHub again for finished batches)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import timezone
+
+from foundry.live import organization_group, publish_on_commit
+from foundry.upsert import upsert_rows
+from github_data.client import GitHubClient, PullRequestData, RepoData
+from github_data.models import (
+    GitHubBranch,
+    GitHubMember,
+    GitHubPullRequest,
+    GitHubRepository,
+    SyncState,
+    SyncStatus,
+)
+from orgs.schemas import PullRequestIn
+
+BATCH_SIZE = 10  # repositories per branch / pull-request step
+
+
+def repository_fields(org: str, repo: RepoData) -> dict[str, Any]:
+    return {
+        "org": org,
+        "github_id": repo.id,
+        "name": repo.name,
+        "full_name": repo.full_name,
+        "owner_login": repo.owner_login,
+        "default_branch": repo.default_branch,
+        "private": repo.private,
+        "html_url": repo.html_url,
+        "clone_url": repo.clone_url,
+        "pushed_or_updated_at": repo.updated_at,
+    }
+
+
+def pull_request_in(repo_id: int, repo_name: str, pr: PullRequestData) -> PullRequestIn:
+    return PullRequestIn(
+        repo_id=repo_id,
+        repo_name=repo_name,
+        number=pr.number,
+        title=pr.title,
+        head_ref=pr.head_ref,
+        head_sha=pr.head_sha,
+        author_login=pr.author_login,
+        author_avatar_url=pr.author_avatar_url or "",
+        html_url=pr.html_url,
+        updated_at=pr.updated_at,
+        state="open",
+    )
+
+
+def report(org: str, **fields: Any) -> None:
+    """Progress onto the sync state row, and live to the organization."""
+    fields["updated_at"] = timezone.now()
+    SyncState.objects.filter(org=org).update(**fields)
+    publish_on_commit(
+        organization_group(org),
+        "sync.progress",
+        {
+            k: v
+            for k, v in fields.items()
+            if k in {"status", "phase", "label", "processed", "total"}
+        },
+    )
+
+
+def begin(org: str, command_id: int) -> None:
+    SyncState.objects.get_or_create(org=org)
+    report(
+        org,
+        status=SyncStatus.RUNNING,
+        phase="repositories",
+        label="Listing repositories",
+        processed=0,
+        total=0,
+        counts={},
+        error="",
+        command_id=command_id,
+        started_at=timezone.now(),
+        finished_at=None,
+    )
+
+
+def sync_repositories(org: str, client: GitHubClient) -> dict[str, Any]:
+    repos = client.list_installation_repositories()
+    incoming = {r.id: repository_fields(org, r) for r in repos}
+    counts = upsert_rows(
+        GitHubRepository.objects.filter(org=org, github_id__in=incoming),
+        incoming,
+        model=GitHubRepository,
+        key=lambda row: row.github_id,
+    )
+    report(org, phase="branches", label=f"Found {len(repos)} repositories", total=len(repos))
+    return {
+        "repos": sorted(
+            ({"id": r.id, "name": r.name, "owner": r.owner_login} for r in repos),
+            key=lambda r: r["name"],
+        ),
+        "written": counts.as_dict(),
+    }
+
+
+def _repository_pks(org: str, repos: list[dict[str, Any]]) -> dict[int, tuple[int, str]]:
+    rows = GitHubRepository.objects.filter(org=org, github_id__in=[r["id"] for r in repos])
+    return {row.github_id: (row.pk, row.name) for row in rows}
+
+
+def sync_branches(
+    org: str, client: GitHubClient, repos: list[dict[str, Any]], *, done: int, total: int
+) -> dict[str, Any]:
+    pks = _repository_pks(org, repos)
+    incoming: dict[Any, dict[str, Any]] = {}
+    for repo in repos:
+        for branch in client.list_branches(repo["owner"], repo["name"]):
+            incoming[(pks[repo["id"]][0], branch.name)] = {
+                "org": org,
+                "repository_id": pks[repo["id"]][0],
+                "name": branch.name,
+                "head_sha": branch.sha,
+            }
+    counts = upsert_rows(
+        GitHubBranch.objects.filter(repository_id__in=[pk for pk, _ in pks.values()]),
+        incoming,
+        model=GitHubBranch,
+        key=lambda row: (row.repository_id, row.name),
+    )
+    report(org, label=f"Synced branches for {done} of {total} repositories", processed=done)
+    return {"seen": [[pk, name] for pk, name in incoming], "written": counts.as_dict()}
+
+
+def sync_members(org: str, client: GitHubClient) -> dict[str, Any]:
+    # A personal account (``personal-<login>``) has no member list on GitHub.
+    members = [] if org.startswith("personal-") else client.list_members(org)
+    incoming = {
+        m.id: {
+            "org": org,
+            "github_id": m.id,
+            "login": m.login,
+            "avatar_url": m.avatar_url or "",
+            "account_type": m.type or "User",
+        }
+        for m in members
+    }
+    counts = upsert_rows(
+        GitHubMember.objects.filter(org=org),
+        incoming,
+        model=GitHubMember,
+        key=lambda row: row.github_id,
+    )
+    report(org, phase="pull_requests", label=f"Synced {len(members)} members", processed=0)
+    return {"seen": sorted(incoming), "written": counts.as_dict()}
+
+
+def sync_pull_requests(
+    org: str,
+    client: GitHubClient,
+    repos: list[dict[str, Any]],
+    *,
+    done: int,
+    total: int,
+    send_to_organization: Callable[[list[PullRequestIn]], None],
+) -> dict[str, Any]:
+    pks = _repository_pks(org, repos)
+    incoming: dict[Any, dict[str, Any]] = {}
+    for_org: list[PullRequestIn] = []
+    for repo in repos:
+        pk, name = pks[repo["id"]]
+        for pr in client.list_open_pull_requests(repo["owner"], repo["name"]):
+            incoming[(pk, pr.number)] = {
+                "org": org,
+                "repository_id": pk,
+                "github_id": pr.id,
+                "number": pr.number,
+                "title": pr.title,
+                "draft": pr.draft,
+                "head_ref": pr.head_ref,
+                "head_sha": pr.head_sha,
+                "base_ref": pr.base_ref,
+                "author_login": pr.author_login,
+                "author_avatar_url": pr.author_avatar_url or "",
+                "html_url": pr.html_url,
+                "created_at": pr.created_at,
+                "updated_at": pr.updated_at,
+            }
+            for_org.append(pull_request_in(repo["id"], name, pr))
+    counts = upsert_rows(
+        GitHubPullRequest.objects.filter(repository_id__in=[pk for pk, _ in pks.values()]),
+        incoming,
+        model=GitHubPullRequest,
+        key=lambda row: (row.repository_id, row.number),
+    )
+    if for_org:
+        send_to_organization(for_org)
+    report(org, label=f"Synced pull requests for {done} of {total} repositories", processed=done)
+    return {
+        "seen": [[pk, number] for pk, number in incoming],
+        "open": [[p.repo_id, p.number] for p in for_org],
+        "written": counts.as_dict(),
+    }
+
+
+def delete_unseen(
+    org: str,
+    *,
+    repo_ids: set[int],
+    branches: set[tuple[int, str]],
+    members: set[int],
+    pulls: set[tuple[int, int]],
+) -> dict[str, int]:
+    """Rows GitHub no longer reports disappear here too."""
+    gone_repos = GitHubRepository.objects.filter(org=org).exclude(github_id__in=repo_ids)
+    deleted = {"repos": gone_repos.delete()[0]}
+    stale_branches = [
+        b.pk
+        for b in GitHubBranch.objects.filter(org=org).only("pk", "repository_id", "name")
+        if (b.repository_id, b.name) not in branches
+    ]
+    deleted["branches"] = GitHubBranch.objects.filter(pk__in=stale_branches).delete()[0]
+    deleted["members"] = (
+        GitHubMember.objects.filter(org=org).exclude(github_id__in=members).delete()[0]
+    )
+    stale_pulls = [
+        p.pk
+        for p in GitHubPullRequest.objects.filter(org=org).only("pk", "repository_id", "number")
+        if (p.repository_id, p.number) not in pulls
+    ]
+    deleted["pull_requests"] = GitHubPullRequest.objects.filter(pk__in=stale_pulls).delete()[0]
+    return deleted
+
+
+def finish(org: str, counts: dict[str, Any]) -> None:
+    report(
+        org,
+        status=SyncStatus.SUCCEEDED,
+        phase="done",
+        label="Sync finished",
+        counts=counts,
+        finished_at=timezone.now(),
+    )
+
+
+def fail(org: str, error: str) -> None:
+    report(
+        org, status=SyncStatus.FAILED, label="Sync failed", error=error, finished_at=timezone.now()
+    )

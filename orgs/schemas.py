@@ -1,0 +1,49 @@
+"""Payloads of the organization actor's commands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from orgs.models import InstallationStatus
+
+
+class PullRequestIn(BaseModel):
+    repo_id: int
+    repo_name: str
+    number: int
+    title: str
+    head_ref: str
+    head_sha: str
+    author_login: str
+    author_avatar_url: str = ""
+    html_url: str
+    updated_at: datetime | None = None
+    state: Literal["open", "closed", "merged"] = "open"
+
+
+class ApplyPullRequestsIn(BaseModel):
+    pull_requests: list[PullRequestIn]
+
+
+class ReconcileOpenPullRequestsIn(BaseModel):
+    """Every pull request GitHub reports open, as [repo_id, number]."""
+
+    open: list[tuple[int, int]]
+
+
+class RefreshBranchIn(BaseModel):
+    repo_id: int
+    branch: str
+    head_sha: str = ""
+    deleted: bool = False
+    at: datetime | None = None
+
+
+class SetInstallationIn(BaseModel):
+    login: str
+    installation_id: int | None = None
+    status: InstallationStatus
+    connected_account: str = ""
