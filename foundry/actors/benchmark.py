@@ -22,6 +22,6 @@ def two_steps(ctx: CommandContext, payload: Any) -> int:
     return int(first) + int(second)
 
 
-@shared_task(name="foundry.actors.benchmark.noop")
+@shared_task(name="foundry.actors.benchmark.noop")  # type: ignore[untyped-decorator]  # celery is untyped
 def noop() -> int:
     return 1

@@ -268,7 +268,7 @@ class CommandContext:
         name = f"wait for command {command_id}"
         index, recorded = self._take_index(name)
         if recorded is not None and recorded.status == StepStatus.SUCCEEDED:
-            return unwrap_outcome(recorded.output)
+            return unwrap_outcome(dict(recorded.output or {}))
         awaited = Command.objects.select_related("instance").get(pk=command_id)
         now = timezone.now()
         if awaited.status in FINISHED_STATUSES:

@@ -101,7 +101,7 @@ class RedisNotifier:
 
     @contextmanager
     def subscribe(self, channel: str) -> Iterator[_RedisSubscription]:
-        pubsub = self.client.pubsub()
+        pubsub = self.client.pubsub()  # type: ignore[no-untyped-call]  # redis-py stub gap
         pubsub.subscribe(channel)
         try:
             yield _RedisSubscription(pubsub)

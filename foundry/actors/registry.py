@@ -50,7 +50,9 @@ class CommandSpec:
         try:
             value = adapter.validate_python(body if body is not None else {})
         except ValidationError as exc:
-            raise InvalidPayload(self.name, exc.errors(include_url=False)) from None
+            raise InvalidPayload(
+                self.name, [dict(e) for e in exc.errors(include_url=False)]
+            ) from None
         return adapter.dump_python(value, mode="json")
 
     def parse(self, stored: Any) -> Any:
@@ -61,7 +63,9 @@ class CommandSpec:
         try:
             return adapter.validate_python(stored if stored is not None else {})
         except ValidationError as exc:
-            raise InvalidPayload(self.name, exc.errors(include_url=False)) from None
+            raise InvalidPayload(
+                self.name, [dict(e) for e in exc.errors(include_url=False)]
+            ) from None
 
 
 @dataclass

@@ -7,11 +7,11 @@ from celery import shared_task
 from foundry.actors import loop
 
 
-@shared_task(name="foundry.actors.drain", ignore_result=True)
+@shared_task(name="foundry.actors.drain", ignore_result=True)  # type: ignore[untyped-decorator]  # celery is untyped
 def drain(instance_id: int, type_name: str) -> None:
     loop.drain(instance_id, type_name)
 
 
-@shared_task(name="foundry.actors.sweep", ignore_result=True)
+@shared_task(name="foundry.actors.sweep", ignore_result=True)  # type: ignore[untyped-decorator]  # celery is untyped
 def sweep() -> int:
     return loop.sweep()
