@@ -5,6 +5,7 @@ so a resumed sync does not ask GitHub again for finished batches)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -57,18 +58,24 @@ def pull_request_in(repo_id: int, repo_name: str, pr: PullRequestData) -> PullRe
     )
 
 
+# Progress goes live at most this often (a batch takes tens of milliseconds;
+# a browser needs a few updates a second, and each costs a channel-layer
+# round trip). Starts and ends always go out.
+PUBLISH_INTERVAL_SECONDS = 0.25
+_last_published: dict[str, float] = {}
+
+
 def report(org: str, **fields: Any) -> None:
     """Progress onto the sync state row, and live to the organization."""
     fields["updated_at"] = timezone.now()
     SyncState.objects.filter(org=org).update(**fields)
+    now = time.monotonic()
+    if "status" not in fields and now - _last_published.get(org, 0.0) < PUBLISH_INTERVAL_SECONDS:
+        return
+    _last_published[org] = now
+    live = {"status", "phase", "label", "processed", "total"}
     publish_on_commit(
-        organization_group(org),
-        "sync.progress",
-        {
-            k: v
-            for k, v in fields.items()
-            if k in {"status", "phase", "label", "processed", "total"}
-        },
+        organization_group(org), "sync.progress", {k: v for k, v in fields.items() if k in live}
     )
 
 
@@ -99,35 +106,31 @@ def sync_repositories(org: str, client: GitHubClient) -> dict[str, Any]:
         key=lambda row: row.github_id,
     )
     report(org, phase="branches", label=f"Found {len(repos)} repositories", total=len(repos))
-    return {
-        "repos": sorted(
-            ({"id": r.id, "name": r.name, "owner": r.owner_login} for r in repos),
-            key=lambda r: r["name"],
-        ),
-        "written": counts.as_dict(),
-    }
-
-
-def _repository_pks(org: str, repos: list[dict[str, Any]]) -> dict[int, tuple[int, str]]:
-    rows = GitHubRepository.objects.filter(org=org, github_id__in=[r["id"] for r in repos])
-    return {row.github_id: (row.pk, row.name) for row in rows}
+    pks = dict(
+        GitHubRepository.objects.filter(org=org, github_id__in=incoming).values_list(
+            "github_id", "pk"
+        )
+    )
+    listed = [
+        {"id": r.id, "pk": pks[r.id], "name": r.name, "owner": r.owner_login} for r in repos
+    ]
+    return {"repos": sorted(listed, key=lambda r: r["name"]), "written": counts.as_dict()}
 
 
 def sync_branches(
     org: str, client: GitHubClient, repos: list[dict[str, Any]], *, done: int, total: int
 ) -> dict[str, Any]:
-    pks = _repository_pks(org, repos)
     incoming: dict[Any, dict[str, Any]] = {}
     for repo in repos:
         for branch in client.list_branches(repo["owner"], repo["name"]):
-            incoming[(pks[repo["id"]][0], branch.name)] = {
+            incoming[(repo["pk"], branch.name)] = {
                 "org": org,
-                "repository_id": pks[repo["id"]][0],
+                "repository_id": repo["pk"],
                 "name": branch.name,
                 "head_sha": branch.sha,
             }
     counts = upsert_rows(
-        GitHubBranch.objects.filter(repository_id__in=[pk for pk, _ in pks.values()]),
+        GitHubBranch.objects.filter(repository_id__in=[r["pk"] for r in repos]),
         incoming,
         model=GitHubBranch,
         key=lambda row: (row.repository_id, row.name),
@@ -168,11 +171,10 @@ def sync_pull_requests(
     total: int,
     send_to_organization: Callable[[list[PullRequestIn]], None],
 ) -> dict[str, Any]:
-    pks = _repository_pks(org, repos)
     incoming: dict[Any, dict[str, Any]] = {}
     for_org: list[PullRequestIn] = []
     for repo in repos:
-        pk, name = pks[repo["id"]]
+        pk, name = repo["pk"], repo["name"]
         for pr in client.list_open_pull_requests(repo["owner"], repo["name"]):
             incoming[(pk, pr.number)] = {
                 "org": org,
@@ -192,7 +194,7 @@ def sync_pull_requests(
             }
             for_org.append(pull_request_in(repo["id"], name, pr))
     counts = upsert_rows(
-        GitHubPullRequest.objects.filter(repository_id__in=[pk for pk, _ in pks.values()]),
+        GitHubPullRequest.objects.filter(repository_id__in=[r["pk"] for r in repos]),
         incoming,
         model=GitHubPullRequest,
         key=lambda row: (row.repository_id, row.number),

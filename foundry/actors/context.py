@@ -52,6 +52,7 @@ from foundry.actors.models import (
     Step,
     StepStatus,
 )
+from foundry.actors.sql import insert_step
 
 if TYPE_CHECKING:
     from foundry.actors.lease import Lease
@@ -246,7 +247,7 @@ class CommandContext:
             # conflict means another worker recorded this step: the one
             # whose lease expired is this one.
             try:
-                Step.objects.create(command_id=self.command_id, index=index, **fields)
+                insert_step(command_id=self.command_id, index=index, **fields)
             except IntegrityError:
                 # No savepoint (it would cost two round trips per step): the
                 # step's whole transaction is rolled back by the caller.

@@ -23,15 +23,15 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from django.utils import timezone
 
 from foundry.actors.errors import LeaseLost
-from foundry.actors.models import ActorInstance, Command
+from foundry.actors.sql import COMMANDS, INSTANCES, db_datetime, execute
 
 logger = logging.getLogger(__name__)
 
@@ -40,17 +40,7 @@ def lease_seconds() -> float:
     return float(settings.FOUNDRY_ACTOR_LEASE_SECONDS)
 
 
-# Raw SQL on the hot path: these run several times per command, and the
-# ORM's query building cost more than the round trip itself.
-_INSTANCES = ActorInstance._meta.db_table
-_COMMANDS = Command._meta.db_table
 _OPEN = "('queued', 'running', 'waiting')"
-
-
-def _execute(sql: str, params: list[Any]) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
 
 
 class Lease:
@@ -61,20 +51,20 @@ class Lease:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.lost = False
 
-    def _until(self) -> datetime:
-        return timezone.now() + timedelta(seconds=lease_seconds())
+    def _until(self) -> Any:
+        return db_datetime(timezone.now() + timedelta(seconds=lease_seconds()))
 
     def acquire(self) -> bool:
-        return _execute(
-            f"UPDATE {_INSTANCES} SET lease_owner = %s, lease_expires_at = %s "
+        return execute(
+            f"UPDATE {INSTANCES} SET lease_owner = %s, lease_expires_at = %s "
             "WHERE id = %s AND (lease_owner = '' OR lease_expires_at IS NULL "
             "OR lease_expires_at < %s)",
-            [self.owner, self._until(), self.instance_id, timezone.now()],
+            [self.owner, self._until(), self.instance_id, db_datetime(timezone.now())],
         ) == 1
 
     def renew(self) -> bool:
-        return _execute(
-            f"UPDATE {_INSTANCES} SET lease_expires_at = %s WHERE id = %s AND lease_owner = %s",
+        return execute(
+            f"UPDATE {INSTANCES} SET lease_expires_at = %s WHERE id = %s AND lease_owner = %s",
             [self._until(), self.instance_id, self.owner],
         ) == 1
 
@@ -90,8 +80,8 @@ class Lease:
             raise LeaseLost(f"lease on actor instance {self.instance_id} lost by {self.owner}")
 
     def release(self) -> None:
-        _execute(
-            f"UPDATE {_INSTANCES} SET lease_owner = '', lease_expires_at = NULL "
+        execute(
+            f"UPDATE {INSTANCES} SET lease_owner = '', lease_expires_at = NULL "
             "WHERE id = %s AND lease_owner = %s",
             [self.instance_id, self.owner],
         )
@@ -99,10 +89,10 @@ class Lease:
     def release_if_idle(self) -> bool:
         """Let go only if the mailbox has no open command, in one statement:
         the common end of a drain costs one round trip."""
-        return _execute(
-            f"UPDATE {_INSTANCES} SET lease_owner = '', lease_expires_at = NULL "
+        return execute(
+            f"UPDATE {INSTANCES} SET lease_owner = '', lease_expires_at = NULL "
             "WHERE id = %s AND lease_owner = %s AND NOT EXISTS ("
-            f"SELECT 1 FROM {_COMMANDS} WHERE instance_id = %s AND status IN {_OPEN})",
+            f"SELECT 1 FROM {COMMANDS} WHERE instance_id = %s AND status IN {_OPEN})",
             [self.instance_id, self.owner, self.instance_id],
         ) == 1
 

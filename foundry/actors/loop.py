@@ -44,6 +44,7 @@ from foundry.actors.models import (
 )
 from foundry.actors.notify import command_channel, get_notifier, reply_channel
 from foundry.actors.registry import actor_type
+from foundry.actors.sql import COMMANDS, INSTANCES, db_datetime, finish_command
 
 logger = logging.getLogger(__name__)
 
@@ -129,35 +130,33 @@ def _drain_leased(lease: Lease, type_name: str, slice_ends: float) -> _DrainEnd:
             return _DrainEnd.RELEASED
 
 
-_COMMANDS = Command._meta.db_table
-_INSTANCES = ActorInstance._meta.db_table
 # Claim the head of the mailbox in one statement: the head must be runnable
 # (not a wait still pending) and the lease still this drain's. A waiting
 # command resumes without counting an attempt; anything else counts one.
 _CLAIM_HEAD = f"""
-UPDATE {_COMMANDS} SET
+UPDATE {COMMANDS} SET
     status = 'running',
     attempts = CASE WHEN status = 'waiting' THEN attempts ELSE attempts + 1 END,
     started_at = COALESCE(started_at, %s)
 WHERE id = (
-    SELECT head.id FROM {_COMMANDS} head
+    SELECT head.id FROM {COMMANDS} head
     WHERE head.instance_id = %s AND head.status IN ('queued', 'running', 'waiting')
     ORDER BY head.id LIMIT 1
 )
 AND (
     status <> 'waiting' OR waiting_for_id IS NULL OR wait_deadline <= %s
     OR EXISTS (
-        SELECT 1 FROM {_COMMANDS} awaited WHERE awaited.id = {_COMMANDS}.waiting_for_id
+        SELECT 1 FROM {COMMANDS} awaited WHERE awaited.id = {COMMANDS}.waiting_for_id
         AND awaited.status IN ('succeeded', 'failed', 'cancelled')
     )
 )
-AND EXISTS (SELECT 1 FROM {_INSTANCES} WHERE id = %s AND lease_owner = %s)
+AND EXISTS (SELECT 1 FROM {INSTANCES} WHERE id = %s AND lease_owner = %s)
 RETURNING *
 """
 
 
 def claim_head(lease: Lease) -> Command | None:
-    now = timezone.now()
+    now = db_datetime(timezone.now())
     rows = list(
         Command.objects.raw(
             _CLAIM_HEAD, [now, lease.instance_id, now, lease.instance_id, lease.owner]
@@ -211,9 +210,9 @@ def _finish_failed(command: Command, lease: Lease, exc: BaseException) -> Outcom
 def _finish(command: Command, lease: Lease, **fields: Any) -> Outcome:
     # One statement: only the lease holder finishes, and only a running
     # command; autocommit, so after_finish runs once it is committed.
-    finished = Command.objects.filter(
-        pk=command.pk, status=CommandStatus.RUNNING, instance__lease_owner=lease.owner
-    ).update(finished_at=timezone.now(), waiting_for=None, wait_deadline=None, **fields)
+    finished = finish_command(
+        command.pk, command.instance_id, lease.owner, finished_at=timezone.now(), **fields
+    )
     if not finished:
         lease.lost = True
         return Outcome.LEASE_LOST
