@@ -126,7 +126,11 @@ def _drain_leased(lease: Lease, type_name: str, slice_ends: float) -> _DrainEnd:
             return _DrainEnd.LOST
         if time.monotonic() > slice_ends:
             return _DrainEnd.SLICED
-        if outcome is Outcome.FINISHED and lease.release_if_idle():
+        # The claim counted the open commands (its own included) as it saw
+        # them: with more behind it, claim the next one straight away; when
+        # it was the last, try to let go in the same round trip as the check.
+        more_behind = getattr(command, "open_before_claim", 0) > 1
+        if outcome is Outcome.FINISHED and not more_behind and lease.release_if_idle():
             return _DrainEnd.RELEASED
 
 
@@ -151,7 +155,11 @@ AND (
     )
 )
 AND EXISTS (SELECT 1 FROM {INSTANCES} WHERE id = %s AND lease_owner = %s)
-RETURNING *
+RETURNING *, (
+    SELECT COUNT(*) FROM {COMMANDS} open_command
+    WHERE open_command.instance_id = %s
+    AND open_command.status IN ('queued', 'running', 'waiting')
+) AS open_before_claim
 """
 
 
@@ -159,7 +167,8 @@ def claim_head(lease: Lease) -> Command | None:
     now = db_datetime(timezone.now())
     rows = list(
         Command.objects.raw(
-            _CLAIM_HEAD, [now, lease.instance_id, now, lease.instance_id, lease.owner]
+            _CLAIM_HEAD,
+            [now, lease.instance_id, now, lease.instance_id, lease.owner, lease.instance_id],
         )
     )
     return rows[0] if rows else None
