@@ -5,7 +5,7 @@ short commands (one per batch), so its own queue never waits on GitHub."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from foundry.actors.context import CommandContext
 from github_data import sync
@@ -28,10 +28,35 @@ def _org_handle(org: str) -> Any:
     return organization.get_or_create(org=org, create_with_input={"org": org})
 
 
+class _LazyClient:
+    """A GitHub client built on first use: a sync that replays its finished
+    steps (after a crash, or resuming from a durable wait) builds none."""
+
+    def __init__(self, installation_id: int) -> None:
+        self._installation_id = installation_id
+        self._client: GitHubClient | None = None
+
+    def _get(self) -> GitHubClient:
+        if self._client is None:
+            self._client = GitHubClient(installation_id=self._installation_id)
+        return self._client
+
+    @property
+    def request_count(self) -> int:
+        return 0 if self._client is None else self._client.request_count
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+
 @github_data.command("github_data.command.full_sync", payload=FullSyncIn)
 def full_sync(ctx: CommandContext, payload: FullSyncIn) -> dict[str, Any]:
     org = payload.org
-    client = GitHubClient(installation_id=payload.installation_id)
+    client = cast(GitHubClient, _LazyClient(payload.installation_id))
     requests = 0
 
     def counted(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
