@@ -166,8 +166,15 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("FOUNDRY_LOG_LEVEL", "INFO")},
-    # httpx logs every request at INFO: a full sync makes hundreds.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    # httpx logs every request and Celery every task at INFO: a full sync
+    # makes hundreds of each.
+    "loggers": {
+        name: {"level": "WARNING"}
+        for name in (
+            "django.db.backends", "httpx", "celery.worker.strategy", "celery.app.trace",
+            "kombu.connection",
+        )
+    },
 }
 
 # Default wait of send(wait=True) without a timeout, and how often a waiter
