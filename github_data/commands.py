@@ -14,7 +14,6 @@ from github_data.client import GitHubClient
 from github_data.models import GitHubBranch, GitHubMember, GitHubPullRequest, GitHubRepository
 from github_data.schemas import BranchEventIn, FullSyncIn, MemberEventIn, PullRequestEventIn
 from orgs.actor import organization
-from orgs.models import InstallationStatus
 from orgs.schemas import PullRequestIn
 
 T = TypeVar("T")
@@ -279,11 +278,3 @@ def _upsert_repository(org: str, payload: PullRequestEventIn | BranchEventIn) ->
         },
     )
     return repo
-
-
-INSTALLATION_STATUS_OF_ACTION = {
-    "deleted": InstallationStatus.INSTALL_REQUIRED,
-    "suspend": InstallationStatus.RECONNECT_REQUIRED,
-    "unsuspend": InstallationStatus.CONNECTED,
-    "created": InstallationStatus.CONNECTED,
-}

@@ -31,10 +31,16 @@ from foundry.actors import InvalidPayload
 from foundry.actors.errors import InvalidKey
 from foundry.actors.models import Command, CommandStatus
 from github_data.actor import github_data
-from github_data.commands import INSTALLATION_STATUS_OF_ACTION
 from github_data.models import WebhookDelivery
 from orgs.actor import organization
 from orgs.models import InstallationStatus
+
+INSTALLATION_STATUS_OF_ACTION = {
+    "deleted": InstallationStatus.INSTALL_REQUIRED,
+    "suspend": InstallationStatus.RECONNECT_REQUIRED,
+    "unsuspend": InstallationStatus.CONNECTED,
+    "created": InstallationStatus.CONNECTED,
+}
 
 log = logging.getLogger(__name__)
 

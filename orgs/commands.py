@@ -37,7 +37,7 @@ def virtual_task_id(repo_id: int, number: int) -> str:
 
 @organization.command("organization.command.apply_pull_requests", payload=ApplyPullRequestsIn)
 def apply_pull_requests(ctx: CommandContext, payload: ApplyPullRequestsIn) -> dict[str, Any]:
-    org = ctx_org(ctx)
+    org = ctx.key_fields["org"]
     return ctx.step("apply", _apply_pull_requests, org, payload.pull_requests)
 
 
@@ -105,7 +105,7 @@ def reconcile_open_pull_requests(
 ) -> dict[str, int]:
     """After a full sync: a task whose pull request is no longer open on
     GitHub was closed there (the sync only sees open ones)."""
-    org = ctx_org(ctx)
+    org = ctx.key_fields["org"]
 
     def reconcile() -> dict[str, int]:
         still_open = set(map(tuple, payload.open))
@@ -135,7 +135,7 @@ def reconcile_open_pull_requests(
 def refresh_branch(ctx: CommandContext, payload: RefreshBranchIn) -> dict[str, Any]:
     """A push or a branch deletion: refresh the summary of the task on that
     branch, if there is one (a bare branch is not a task)."""
-    org = ctx_org(ctx)
+    org = ctx.key_fields["org"]
 
     def refresh() -> dict[str, Any]:
         summary = TaskSummary.objects.filter(
@@ -154,7 +154,7 @@ def refresh_branch(ctx: CommandContext, payload: RefreshBranchIn) -> dict[str, A
 
 @organization.command("organization.command.set_installation", payload=SetInstallationIn)
 def set_installation(ctx: CommandContext, payload: SetInstallationIn) -> dict[str, Any]:
-    org = ctx_org(ctx)
+    org = ctx.key_fields["org"]
 
     def save() -> dict[str, Any]:
         profile, _ = Organization.objects.get_or_create(
@@ -176,8 +176,3 @@ def set_installation(ctx: CommandContext, payload: SetInstallationIn) -> dict[st
         return {"installation_status": profile.installation_status}
 
     return ctx.step("save profile", save)
-
-
-def ctx_org(ctx: CommandContext) -> str:
-    """The organization id of the instance running this command."""
-    return ctx.key_fields["org"]

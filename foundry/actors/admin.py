@@ -28,6 +28,7 @@ from django.utils.safestring import SafeString
 
 from foundry.actors.models import OPEN_STATUSES, ActorInstance, Command, CommandStatus, Step
 from foundry.actors.operator import cancel_queued_command, retry_failed_command
+from foundry.admin import ReadOnlyPermissions
 
 if TYPE_CHECKING:
     InstanceAdminBase = admin.ModelAdmin[ActorInstance]
@@ -104,24 +105,14 @@ def _link_to(attr: str, description: str, ordering: str | None = None) -> Any:
     return _column(description, lambda o: _link(r) if (r := getattr(o, attr)) else None, ordering)
 
 
-class ReadOnlyAdmin:
-    """Inspectors, not editors: the runtime is the tables' only writer. The
-    change view stays reachable through the view permission."""
+class ReadOnlyAdmin(ReadOnlyPermissions):
+    """Inspectors, not editors: the runtime is the tables' only writer."""
 
     status_badge = _column("status", lambda o: _status(o.status), "status")
     duration_shown = _column("duration", lambda o: _seconds(o.duration))
     traceback_shown = _column(
         "traceback", lambda o: format_html("<pre>{}</pre>", o.traceback) if o.traceback else None
     )
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _commands_counted(**filters: Any) -> Coalesce:

@@ -157,10 +157,6 @@ class CommandContext:
         return actor_type(type_name).key_fields_of(key)
 
     @property
-    def attempt(self) -> int:
-        return self.command.attempts
-
-    @property
     def in_step(self) -> bool:
         return self._in_step is not None
 

@@ -53,38 +53,40 @@ class InvalidPayload(ActorError):
         self.details = details
 
 
-class CommandFailed(ActorError):
-    """The handler raised: carries the original error's type and message."""
+class CommandError(ActorError):
+    """About one sent command: names it, its actor and its id."""
 
-    def __init__(
-        self,
-        *,
-        actor_key: str,
-        command_name: str,
-        command_id: int,
-        error_type: str,
-        message: str,
-    ) -> None:
-        super().__init__(
-            f"{command_name} on {actor_key} (command {command_id}) failed: "
-            f"{error_type}: {message}"
-        )
+    def __init__(self, message: str, *, actor_key: str, command_name: str, command_id: int) -> None:
+        super().__init__(message)
         self.actor_key = actor_key
         self.command_name = command_name
         self.command_id = command_id
+
+
+class CommandFailed(CommandError):
+    """The handler raised: carries the original error's type and message."""
+
+    def __init__(
+        self, *, actor_key: str, command_name: str, command_id: int, error_type: str, message: str
+    ) -> None:
+        super().__init__(
+            f"{command_name} on {actor_key} (command {command_id}) failed: "
+            f"{error_type}: {message}",
+            actor_key=actor_key, command_name=command_name, command_id=command_id,
+        )
         self.error_type = error_type
         self.original_message = message
 
 
-class CommandCancelled(ActorError):
+class CommandCancelled(CommandError):
     def __init__(self, *, actor_key: str, command_name: str, command_id: int) -> None:
-        super().__init__(f"{command_name} on {actor_key} (command {command_id}) was cancelled")
-        self.actor_key = actor_key
-        self.command_name = command_name
-        self.command_id = command_id
+        super().__init__(
+            f"{command_name} on {actor_key} (command {command_id}) was cancelled",
+            actor_key=actor_key, command_name=command_name, command_id=command_id,
+        )
 
 
-class CommandTimeout(ActorError):
+class CommandTimeout(CommandError):
     """The waiter gave up; the command itself goes on."""
 
     def __init__(
@@ -92,11 +94,9 @@ class CommandTimeout(ActorError):
     ) -> None:
         super().__init__(
             f"timed out after {timeout:g}s waiting for {command_name} on {actor_key} "
-            f"(command {command_id}); the command is still in the mailbox"
+            f"(command {command_id}); the command is still in the mailbox",
+            actor_key=actor_key, command_name=command_name, command_id=command_id,
         )
-        self.actor_key = actor_key
-        self.command_name = command_name
-        self.command_id = command_id
         self.timeout = timeout
 
 

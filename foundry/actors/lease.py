@@ -31,16 +31,13 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from foundry.actors.errors import LeaseLost
-from foundry.actors.sql import COMMANDS, INSTANCES, db_datetime, execute
+from foundry.actors.sql import COMMANDS, INSTANCES, OPEN, db_datetime, execute
 
 logger = logging.getLogger(__name__)
 
 
 def lease_seconds() -> float:
     return float(settings.FOUNDRY_ACTOR_LEASE_SECONDS)
-
-
-_OPEN = "('queued', 'running', 'waiting')"
 
 
 class Lease:
@@ -92,7 +89,7 @@ class Lease:
         return execute(
             f"UPDATE {INSTANCES} SET lease_owner = '', lease_expires_at = NULL "
             "WHERE id = %s AND lease_owner = %s AND NOT EXISTS ("
-            f"SELECT 1 FROM {COMMANDS} WHERE instance_id = %s AND status IN {_OPEN})",
+            f"SELECT 1 FROM {COMMANDS} WHERE instance_id = %s AND status IN {OPEN})",
             [self.instance_id, self.owner, self.instance_id],
         ) == 1
 

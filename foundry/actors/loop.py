@@ -25,7 +25,7 @@ import traceback
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -36,7 +36,6 @@ from foundry.actors.jsonvalue import to_json_value
 from foundry.actors.lease import Lease, kept_alive
 from foundry.actors.mailbox import ring
 from foundry.actors.models import (
-    FINISHED_STATUSES,
     OPEN_STATUSES,
     ActorInstance,
     Command,
@@ -44,7 +43,7 @@ from foundry.actors.models import (
 )
 from foundry.actors.notify import command_channel, get_notifier, reply_channel
 from foundry.actors.registry import actor_type
-from foundry.actors.sql import COMMANDS, INSTANCES, db_datetime, finish_command
+from foundry.actors.sql import COMMANDS, FINISHED, INSTANCES, OPEN, db_datetime, finish_command
 
 logger = logging.getLogger(__name__)
 
@@ -59,23 +58,27 @@ class Outcome(enum.Enum):
     LEASE_LOST = "lease lost"
 
 
-def next_runnable(instance_id: int) -> Command | None:
-    head = (
-        Command.objects.filter(instance_id=instance_id, status__in=OPEN_STATUSES)
-        .order_by("id")
-        .first()
+# The head of a mailbox is its oldest open command; it may run unless it is
+# a wait still pending. One rule, shared by the claim and by the checks.
+_HEAD = f"""(
+    SELECT head.id FROM {COMMANDS} head
+    WHERE head.instance_id = %s AND head.status IN {OPEN}
+    ORDER BY head.id LIMIT 1
+)"""
+_MAY_RUN = f"""(
+    status <> 'waiting' OR waiting_for_id IS NULL OR wait_deadline <= %s
+    OR EXISTS (
+        SELECT 1 FROM {COMMANDS} awaited WHERE awaited.id = {COMMANDS}.waiting_for_id
+        AND awaited.status IN {FINISHED}
     )
-    if head is None or (head.status == CommandStatus.WAITING and not _wait_is_over(head)):
-        return None
-    return head
+)"""
+_HAS_RUNNABLE = f"SELECT 1 FROM {COMMANDS} WHERE id = {_HEAD} AND {_MAY_RUN}"
 
 
-def _wait_is_over(command: Command) -> bool:
-    if command.wait_deadline is not None and command.wait_deadline <= timezone.now():
-        return True
-    if command.waiting_for_id is None:
-        return True
-    return Command.objects.filter(pk=command.waiting_for_id, status__in=FINISHED_STATUSES).exists()
+def has_runnable(instance_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(_HAS_RUNNABLE, [instance_id, db_datetime(timezone.now())])
+        return cursor.fetchone() is not None
 
 
 class _DrainEnd(enum.Enum):
@@ -104,7 +107,7 @@ def drain(instance_id: int, type_name: str) -> None:
         # lease still held skipped its doorbell, counting on this check. (On
         # PostgreSQL the releasing UPDATE reads an older snapshot and can miss
         # a command committed while it ran.)
-        if next_runnable(instance_id) is None:
+        if not has_runnable(instance_id):
             return
         if end is _DrainEnd.SLICED or time.monotonic() > slice_ends:
             ring(instance_id, type_name)
@@ -134,31 +137,20 @@ def _drain_leased(lease: Lease, type_name: str, slice_ends: float) -> _DrainEnd:
             return _DrainEnd.RELEASED
 
 
-# Claim the head of the mailbox in one statement: the head must be runnable
-# (not a wait still pending) and the lease still this drain's. A waiting
-# command resumes without counting an attempt; anything else counts one.
+# Claim the head in one statement, if it may run and the lease is still
+# this drain's. A waiting command resumes without counting an attempt;
+# anything else counts one. The count of open commands (the claimed one
+# included) tells the drain whether to try letting go afterwards.
 _CLAIM_HEAD = f"""
 UPDATE {COMMANDS} SET
     status = 'running',
     attempts = CASE WHEN status = 'waiting' THEN attempts ELSE attempts + 1 END,
     started_at = COALESCE(started_at, %s)
-WHERE id = (
-    SELECT head.id FROM {COMMANDS} head
-    WHERE head.instance_id = %s AND head.status IN ('queued', 'running', 'waiting')
-    ORDER BY head.id LIMIT 1
-)
-AND (
-    status <> 'waiting' OR waiting_for_id IS NULL OR wait_deadline <= %s
-    OR EXISTS (
-        SELECT 1 FROM {COMMANDS} awaited WHERE awaited.id = {COMMANDS}.waiting_for_id
-        AND awaited.status IN ('succeeded', 'failed', 'cancelled')
-    )
-)
+WHERE id = {_HEAD} AND {_MAY_RUN}
 AND EXISTS (SELECT 1 FROM {INSTANCES} WHERE id = %s AND lease_owner = %s)
 RETURNING *, (
     SELECT COUNT(*) FROM {COMMANDS} open_command
-    WHERE open_command.instance_id = %s
-    AND open_command.status IN ('queued', 'running', 'waiting')
+    WHERE open_command.instance_id = %s AND open_command.status IN {OPEN}
 ) AS open_before_claim
 """
 
@@ -275,7 +267,7 @@ def sweep() -> int:
     )
     rung = 0
     for instance_id, type_name in candidates:
-        if next_runnable(instance_id) is None:
+        if not has_runnable(instance_id):
             continue
         try:
             ring(instance_id, type_name)

@@ -31,14 +31,6 @@ class ActorInstance(models.Model):
     def __str__(self) -> str:
         return f"{self.actor_type}:{self.key}"
 
-    @property
-    def lease_is_live(self) -> bool:
-        return bool(
-            self.lease_owner
-            and self.lease_expires_at is not None
-            and self.lease_expires_at > timezone.now()
-        )
-
 
 class CommandStatus(models.TextChoices):
     QUEUED = "queued"

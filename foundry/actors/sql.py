@@ -11,11 +11,14 @@ from typing import Any
 
 from django.db import connection
 
-from foundry.actors.models import ActorInstance, Command, Step
+from foundry.actors.models import FINISHED_STATUSES, OPEN_STATUSES, ActorInstance, Command, Step
 
 INSTANCES = ActorInstance._meta.db_table
 COMMANDS = Command._meta.db_table
 STEPS = Step._meta.db_table
+# Status lists as SQL literals, from the same constants the ORM filters use.
+OPEN = "(" + ", ".join(f"'{s.value}'" for s in OPEN_STATUSES) + ")"
+FINISHED = "(" + ", ".join(f"'{s.value}'" for s in FINISHED_STATUSES) + ")"
 
 
 def execute(sql: str, params: list[Any]) -> int:

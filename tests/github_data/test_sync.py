@@ -25,6 +25,7 @@ from github_data.models import (
 )
 from orgs.actor import organization
 from orgs.models import TaskIndexEntry, TaskSummary
+from orgs.reads import TaskNotFound
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.workers
@@ -79,6 +80,15 @@ def test_full_sync_of_160_repositories_makes_virtual_tasks_only(github_stack: An
         160,
         160,
     )
+
+    # The organization's reads answer from its own task index.
+    acme = organization.get(org="acme")
+    entry = TaskIndexEntry.objects.filter(org="acme").first()
+    assert entry is not None
+    assert acme.read("organization.read.resolve_task_repo_id", entry.task_id) == entry.repo_id
+    with pytest.raises(TaskNotFound, match="'no-such-task' is not in the task index"):
+        acme.read("organization.read.resolve_task_repo_id", "no-such-task")
+    assert len(acme.read("organization.read.task_summaries", limit=10)) == 10
 
     before = snapshot()
     second = run_full_sync()

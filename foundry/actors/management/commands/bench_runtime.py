@@ -4,6 +4,7 @@ workers, in one run. Prints a table; ``--json PATH`` writes the figures."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -50,15 +51,12 @@ class Command(BaseCommand):
             )
         if not settings.REDIS_URL:
             raise CommandError("bench_runtime needs REDIS_URL: waiters are woken through Redis")
-        if EXTRA_MODULE not in settings.FOUNDRY_ACTOR_EXTRA_MODULES:
-            # The bench actor type must exist here and in the workers.
-            __import__(EXTRA_MODULE)
+        # The bench actor type must exist here and in the workers.
         from foundry.actors.benchmark import CELERY_QUEUE, bench, noop
 
         console = Console(stderr=True)
-        env = {**__import__("os").environ,
-               "FOUNDRY_ACTOR_EXTRA_MODULES": ",".join(
-                   [*settings.FOUNDRY_ACTOR_EXTRA_MODULES, EXTRA_MODULE])}
+        extra_modules = [*settings.FOUNDRY_ACTOR_EXTRA_MODULES, EXTRA_MODULE]
+        env = {**os.environ, "FOUNDRY_ACTOR_EXTRA_MODULES": ",".join(extra_modules)}
         run = uuid.uuid4().hex[:8]
         figures: dict[str, Any] = {
             "database": connection.vendor,
