@@ -105,6 +105,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(DATABASES["default"]["NAME"]).with_name("test_foundry.sqlite3"))
     }
+elif env_bool("FOUNDRY_DB_PREPARED_STATEMENTS", True):
+    # The command loop's own statements bind server-side and ask to be
+    # prepared once per connection: planning them cost more than running
+    # them. The ORM's queries bind client-side and are never prepared.
+    # Django leaves this off for poolers: set the variable to 0 behind
+    # PgBouncer in transaction mode older than 1.21.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, Celery, Channels --------------------------------------------

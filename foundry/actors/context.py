@@ -7,6 +7,10 @@ Promises:
   on replay its recorded output is returned. A step interrupted by a crash
   has no row and runs again (at-least-once), so a step's outside effects
   must be idempotent; its database writes commit exactly once, with its row.
+- A step's row is written before the next step starts. A step that touched
+  no table has its row written with whatever comes next (the next step, a
+  wait, the outcome): a crash just after the handler's last step runs that
+  step again, as any interrupted step.
 - Commands sent inside a step are inserted in the step's transaction, so
   they exist (and their doorbells ring) only if the step commits.
 - Replay checks the step names: a handler that asks for a different step
@@ -133,6 +137,11 @@ class CommandContext:
         self._recorded = {step.index: step for step in steps}
         self._next_index = 0
         self._in_step: str | None = None
+        # The row of the last step, when that step touched no table: it is
+        # written before the next step (or wait) starts, or by the statement
+        # that writes the command's outcome, saving a round trip per command.
+        # A crash in between runs that step again, as any interrupted step.
+        self._unwritten: dict[str, Any] | None = None
 
     @property
     def command_id(self) -> int:
@@ -167,12 +176,24 @@ class CommandContext:
     def __exit__(self, *exc: object) -> None:
         _current.reset(self._token)
 
+    def take_unwritten_step(self) -> dict[str, Any] | None:
+        """The last step's row if not written yet; the caller writes it."""
+        unwritten, self._unwritten = self._unwritten, None
+        return unwritten
+
+    def write_unwritten_step(self) -> None:
+        unwritten = self.take_unwritten_step()
+        if unwritten is not None:
+            self._lease.check()
+            self._insert_step(unwritten, commit_async=True)
+
     def _take_index(self, name: str) -> tuple[int, Step | None]:
         if self._in_step is not None:
             raise NestedStepError(
                 f"step {name!r} started inside step {self._in_step!r} of "
                 f"{self.command.name} (command {self.command_id}): steps do not nest"
             )
+        self.write_unwritten_step()
         index = self._next_index
         self._next_index += 1
         recorded = self._recorded.get(index)
@@ -195,11 +216,11 @@ class CommandContext:
         step_input = describe_value({"args": args, "kwargs": kwargs}) if args or kwargs else None
         self._in_step = name
 
-        def record(output: Any) -> None:
+        def record(output: Any, *, commit_async: bool = False) -> None:
             self._lease.check()
             self._write_step(
                 index, name, recorded, status=StepStatus.SUCCEEDED, started_at=started_at,
-                input=step_input, output=output,
+                input=step_input, output=output, commit_async=commit_async,
             )
 
         def run_and_record() -> tuple[bool, Any]:
@@ -221,10 +242,16 @@ class CommandContext:
 
         try:
             recorded_with_writes, output = atomic_with_retry(run_and_record)
-            if not recorded_with_writes:
+            if not recorded_with_writes and recorded is None:
                 # The step did not touch the database: its row alone needs no
-                # transaction (saves BEGIN and COMMIT round trips).
-                record(output)
+                # transaction, and it is written with whatever comes next.
+                self._lease.check()
+                self._unwritten = self._step_fields(
+                    index, name, status=StepStatus.SUCCEEDED, started_at=started_at,
+                    input=step_input, output=output,
+                )
+            elif not recorded_with_writes:
+                record(output, commit_async=True)
         except Exception as exc:
             failure = exc
             if not self._lease.lost:
@@ -234,26 +261,36 @@ class CommandContext:
             self._in_step = None
         return output
 
+    def _step_fields(self, index: int, name: str, **fields: Any) -> dict[str, Any]:
+        return {
+            **fields, "command_id": self.command_id, "index": index, "name": name,
+            "attempt": self.command.attempts, "finished_at": timezone.now(),
+        }
+
     def _write_step(
-        self, index: int, name: str, recorded: Step | None, **fields: Any
+        self, index: int, name: str, recorded: Step | None, *, commit_async: bool = False,
+        **fields: Any,
     ) -> None:
-        fields.update(name=name, attempt=self.command.attempts, finished_at=timezone.now())
         if recorded is None:
-            # No row yet for this index: the common case, one INSERT. A
-            # conflict means another worker recorded this step: the one
-            # whose lease expired is this one.
-            try:
-                insert_step(command_id=self.command_id, index=index, **fields)
-            except IntegrityError:
-                # No savepoint (it would cost two round trips per step): the
-                # step's whole transaction is rolled back by the caller.
-                self._lease.lost = True
-                raise LeaseLost(
-                    f"step {index} of command {self.command_id} was recorded by another "
-                    f"worker; {self._lease.owner} stops"
-                ) from None
+            self._insert_step(self._step_fields(index, name, **fields), commit_async=commit_async)
         else:
+            fields.update(name=name, attempt=self.command.attempts, finished_at=timezone.now())
             Step.objects.filter(pk=recorded.pk).update(**fields)
+
+    def _insert_step(self, fields: dict[str, Any], *, commit_async: bool) -> None:
+        # No row yet for this index: the common case, one INSERT. A conflict
+        # means another worker recorded this step: the one whose lease
+        # expired is this one.
+        try:
+            insert_step(commit_async=commit_async, **fields)
+        except IntegrityError:
+            # No savepoint (it would cost two round trips per step): the
+            # step's whole transaction is rolled back by the caller.
+            self._lease.lost = True
+            raise LeaseLost(
+                f"step {fields['index']} of command {self.command_id} was recorded by "
+                f"another worker; {self._lease.owner} stops"
+            ) from None
 
     def wait_for(self, command_id: int, *, timeout: float | None = None) -> Any:
         """Durably wait for another command; replays return the same outcome."""

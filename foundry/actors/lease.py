@@ -1,7 +1,7 @@
 """Leases: at most one worker drains an instance's mailbox at a time.
 
-Promises: ``acquire`` is one conditional UPDATE, so two workers can never
-both hold a live lease. A worker that lost its lease (paused too long, then
+Promises: taking a lease is one conditional UPDATE, so two workers can
+never both hold a live lease. A worker that lost its lease (paused too long, then
 woke up) cannot overwrite its successor's history: the step log is unique
 per (command, step index), so only one of them records a step (with that
 step's database writes), and the command's outcome is written by one
@@ -31,9 +31,12 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from foundry.actors.errors import LeaseLost
-from foundry.actors.sql import COMMANDS, INSTANCES, OPEN, db_datetime, execute
+from foundry.actors.sql import ACQUIRE, COMMANDS, INSTANCES, OPEN, db_datetime, execute
 
 logger = logging.getLogger(__name__)
+
+
+_HOST = socket.gethostname()
 
 
 def lease_seconds() -> float:
@@ -45,24 +48,25 @@ class Lease:
         self.instance_id = instance_id
         # Unique per drain, not per process: threads of one process (the
         # embedded worker) must not share a lease.
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.lost = False
 
-    def _until(self) -> Any:
+    def until(self) -> Any:
+        """The expiry that taking or renewing this lease now writes."""
         return db_datetime(timezone.now() + timedelta(seconds=lease_seconds()))
 
     def acquire(self) -> bool:
+        """Take the lease if it is free or expired and the mailbox's head
+        may run (an empty doorbell then writes nothing)."""
+        now = db_datetime(timezone.now())
         return execute(
-            f"UPDATE {INSTANCES} SET lease_owner = %s, lease_expires_at = %s "
-            "WHERE id = %s AND (lease_owner = '' OR lease_expires_at IS NULL "
-            "OR lease_expires_at < %s)",
-            [self.owner, self._until(), self.instance_id, db_datetime(timezone.now())],
+            ACQUIRE, [self.owner, self.until(), self.instance_id, now, self.instance_id, now]
         ) == 1
 
     def renew(self) -> bool:
         return execute(
             f"UPDATE {INSTANCES} SET lease_expires_at = %s WHERE id = %s AND lease_owner = %s",
-            [self._until(), self.instance_id, self.owner],
+            [self.until(), self.instance_id, self.owner],
         ) == 1
 
     def fence(self) -> None:

@@ -22,10 +22,11 @@ import enum
 import logging
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -41,9 +42,25 @@ from foundry.actors.models import (
     Command,
     CommandStatus,
 )
-from foundry.actors.notify import command_channel, get_notifier, reply_channel
+from foundry.actors.notify import HAND_BACK, command_channel, get_notifier
 from foundry.actors.registry import actor_type
-from foundry.actors.sql import COMMANDS, FINISHED, INSTANCES, OPEN, db_datetime, finish_command
+from foundry.actors.sql import (
+    ACQUIRE_AND_CLAIM,
+    CLAIM_HEAD,
+    FINISH,
+    FINISH_AND_CONTINUE,
+    FINISH_AND_CONTINUE_WITH_STEP,
+    HAS_RUNNABLE,
+    LEASE_IS_LIVE,
+    command_from_row,
+    db_datetime,
+    db_json,
+    execute,
+    fetch_one,
+    insert_step,
+    on_postgresql,
+    step_params,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,27 +75,23 @@ class Outcome(enum.Enum):
     LEASE_LOST = "lease lost"
 
 
-# The head of a mailbox is its oldest open command; it may run unless it is
-# a wait still pending. One rule, shared by the claim and by the checks.
-_HEAD = f"""(
-    SELECT head.id FROM {COMMANDS} head
-    WHERE head.instance_id = %s AND head.status IN {OPEN}
-    ORDER BY head.id LIMIT 1
-)"""
-_MAY_RUN = f"""(
-    status <> 'waiting' OR waiting_for_id IS NULL OR wait_deadline <= %s
-    OR EXISTS (
-        SELECT 1 FROM {COMMANDS} awaited WHERE awaited.id = {COMMANDS}.waiting_for_id
-        AND awaited.status IN {FINISHED}
-    )
-)"""
-_HAS_RUNNABLE = f"SELECT 1 FROM {COMMANDS} WHERE id = {_HEAD} AND {_MAY_RUN}"
+@dataclass
+class Ran:
+    """How running a command ended, and what its last statement did next:
+    on PostgreSQL, writing the outcome also claims the next command or
+    lets go of an idle mailbox."""
+
+    outcome: Outcome
+    next_command: Command | None = None
+    released: bool = False
 
 
 def has_runnable(instance_id: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(_HAS_RUNNABLE, [instance_id, db_datetime(timezone.now())])
-        return cursor.fetchone() is not None
+    return fetch_one(HAS_RUNNABLE, [instance_id, db_datetime(timezone.now())]) is not None
+
+
+def lease_is_live(instance_id: int) -> bool:
+    return fetch_one(LEASE_IS_LIVE, [instance_id, db_datetime(timezone.now())]) is not None
 
 
 class _DrainEnd(enum.Enum):
@@ -89,24 +102,52 @@ class _DrainEnd(enum.Enum):
 
 
 def drain(instance_id: int, type_name: str) -> None:
-    """Run the instance's runnable commands while holding its lease."""
+    """Run the instance's runnable commands while holding its lease.
+
+    Whoever drains clears the doorbell count (``mailbox.ring_once``) before
+    it stops and, if senders skipped their doorbell meanwhile (a count above
+    one), reads the mailbox again: their commands were committed before they
+    counted, so that read sees them."""
     actor_type(type_name)  # fails loudly for a type this worker does not know
+    notifier = get_notifier()
     slice_ends = time.monotonic() + settings.FOUNDRY_ACTOR_DRAIN_SLICE_SECONDS
+    looked_again = handed_back = False
     while True:
         lease = Lease(instance_id)
-        if not lease.acquire():
-            return  # Another worker drains it; it re-reads before letting go.
+        leased, held_elsewhere, command = acquire_and_claim(lease)
+        if not leased:
+            if held_elsewhere:
+                if handed_back:
+                    return  # the holder reads again when it stops
+                # Leave the holder a count that makes it read again, then
+                # look once more: it may have stopped in between.
+                notifier.count_doorbell(instance_id, by=HAND_BACK)
+                handed_back = True
+                continue
+            if looked_again:
+                return
+            # Nothing may run: clear the count, and look once more if
+            # senders counted on a read.
+            looked_again = True
+            if notifier.clear_doorbell(instance_id) < 2:
+                return
+            continue
         end: _DrainEnd | None = None
         try:
             with kept_alive(lease):
-                end = _drain_leased(lease, type_name, slice_ends)
+                end = _drain_leased(lease, type_name, slice_ends, command)
         finally:
             if end is not _DrainEnd.RELEASED:
                 lease.release()
-        # Re-read after letting go, in a new statement: a sender that saw the
-        # lease still held skipped its doorbell, counting on this check. (On
-        # PostgreSQL the releasing UPDATE reads an older snapshot and can miss
-        # a command committed while it ran.)
+        # Clear the count, then read again in a new statement if senders
+        # counted on it. (On PostgreSQL the statement that let go read an
+        # older snapshot and can miss a command committed while it ran.)
+        # Any other end reads again regardless: a doorbell that found the
+        # lease held (an awaited command finishing, say) relies on it.
+        skipped = notifier.clear_doorbell(instance_id) > 1
+        looked_again = True
+        if end is _DrainEnd.RELEASED and not skipped:
+            return
         if not has_runnable(instance_id):
             return
         if end is _DrainEnd.SLICED or time.monotonic() > slice_ends:
@@ -115,59 +156,61 @@ def drain(instance_id: int, type_name: str) -> None:
         # Otherwise (released, blocked, lost) try to take the lease again.
 
 
-def _drain_leased(lease: Lease, type_name: str, slice_ends: float) -> _DrainEnd:
+def _drain_leased(
+    lease: Lease, type_name: str, slice_ends: float, command: Command | None
+) -> _DrainEnd:
     while True:
-        command = claim_head(lease)
+        if command is None:
+            command = claim_head(lease)
         if command is None:
             if lease.release_if_idle():
                 return _DrainEnd.RELEASED
             # Open commands but none claimable: the head waits, or the lease
             # was taken over.
             return _DrainEnd.LOST if not lease.renew() else _DrainEnd.BLOCKED
-        outcome = run_command(type_name, command, lease)
-        if outcome is Outcome.LEASE_LOST:
+        ran = run_command(type_name, command, lease, claim_until=slice_ends)
+        if ran.outcome is Outcome.LEASE_LOST:
             return _DrainEnd.LOST
-        if time.monotonic() > slice_ends:
-            return _DrainEnd.SLICED
-        # The claim counted the open commands (its own included) as it saw
-        # them: with more behind it, claim the next one straight away; when
-        # it was the last, try to let go in the same round trip as the check.
-        more_behind = getattr(command, "open_before_claim", 0) > 1
-        if outcome is Outcome.FINISHED and not more_behind and lease.release_if_idle():
+        if ran.released:
             return _DrainEnd.RELEASED
+        command = ran.next_command
+        if command is None and time.monotonic() > slice_ends:
+            return _DrainEnd.SLICED
 
 
-# Claim the head in one statement, if it may run and the lease is still
-# this drain's. A waiting command resumes without counting an attempt;
-# anything else counts one. The count of open commands (the claimed one
-# included) tells the drain whether to try letting go afterwards.
-_CLAIM_HEAD = f"""
-UPDATE {COMMANDS} SET
-    status = 'running',
-    attempts = CASE WHEN status = 'waiting' THEN attempts ELSE attempts + 1 END,
-    started_at = COALESCE(started_at, %s)
-WHERE id = {_HEAD} AND {_MAY_RUN}
-AND EXISTS (SELECT 1 FROM {INSTANCES} WHERE id = %s AND lease_owner = %s)
-RETURNING *, (
-    SELECT COUNT(*) FROM {COMMANDS} open_command
-    WHERE open_command.instance_id = %s AND open_command.status IN {OPEN}
-) AS open_before_claim
-"""
+def acquire_and_claim(lease: Lease) -> tuple[bool, bool, Command | None]:
+    """Take the lease (only if the head may run) and claim the head.
+
+    Returns (taken, held by another live drainer, claimed command)."""
+    if on_postgresql():
+        row = fetch_one(ACQUIRE_AND_CLAIM, {
+            "instance": lease.instance_id, "owner": lease.owner, "until": lease.until(),
+            "now": timezone.now(),
+        })
+        assert row is not None  # the statement selects from a one-row table
+        return bool(row["leased"]), bool(row["held_elsewhere"]), command_from_row(row)
+    if not lease.acquire():
+        return False, lease_is_live(lease.instance_id), None
+    return True, False, claim_head(lease)
 
 
 def claim_head(lease: Lease) -> Command | None:
+    """Claim the head in one statement, if it may run and the lease is
+    still this drain's."""
     now = db_datetime(timezone.now())
-    rows = list(
-        Command.objects.raw(
-            _CLAIM_HEAD,
-            [now, lease.instance_id, now, lease.instance_id, lease.owner, lease.instance_id],
-        )
-    )
+    params = [now, lease.instance_id, now, lease.instance_id, lease.owner, lease.instance_id]
+    if on_postgresql():
+        row = fetch_one(CLAIM_HEAD, params)
+        return command_from_row(row) if row is not None else None
+    # SQLite hands back text for dates and JSON: let the ORM convert.
+    rows = list(Command.objects.raw(CLAIM_HEAD, params))
     return rows[0] if rows else None
 
 
-def run_command(type_name: str, command: Command, lease: Lease) -> Outcome:
-    """Run a claimed command (status running, attempts counted)."""
+def run_command(type_name: str, command: Command, lease: Lease, *, claim_until: float) -> Ran:
+    """Run a claimed command (status running, attempts counted). While
+    ``time.monotonic()`` is before ``claim_until`` the outcome's statement
+    may claim the next command."""
     resuming_wait = command.waiting_for_id is not None
     max_attempts = settings.FOUNDRY_ACTOR_MAX_ATTEMPTS
     if command.attempts > max_attempts:
@@ -175,7 +218,7 @@ def run_command(type_name: str, command: Command, lease: Lease) -> Outcome:
             f"{command.name} on {type_name} instance {command.instance_id} was started "
             f"{max_attempts} times and each attempt lost its worker; giving up"
         )
-        return _finish_failed(command, lease, error)
+        return _finish_failed(command, lease, error, claim_until, None)
     needs_log = command.attempts > 1 or resuming_wait
     steps = list(command.steps.all()) if needs_log else []
     ctx = CommandContext(command=command, lease=lease, steps=steps)
@@ -190,42 +233,83 @@ def run_command(type_name: str, command: Command, lease: Lease) -> Outcome:
         return _suspend(command, lease, suspend, type_name=type_name)
     except LeaseLost:
         logger.warning("%s lost its lease while running %s", lease.owner, command)
-        return Outcome.LEASE_LOST
+        return Ran(Outcome.LEASE_LOST)
     except Exception as exc:
-        return _finish_failed(command, lease, exc)
+        return _finish_failed(command, lease, exc, claim_until, ctx.take_unwritten_step())
     return _finish(
-        command, lease, status=CommandStatus.SUCCEEDED, result=result,
-        error_type="", error_message="", traceback="",
+        command, lease, claim_until, ctx.take_unwritten_step(), status=CommandStatus.SUCCEEDED,
+        result=result, error_type="", error_message="", traceback="",
     )
 
 
-def _finish_failed(command: Command, lease: Lease, exc: BaseException) -> Outcome:
+def _finish_failed(
+    command: Command, lease: Lease, exc: BaseException, claim_until: float,
+    unwritten_step: dict[str, Any] | None,
+) -> Ran:
     logger.info("%s on instance %s failed: %r", command, command.instance_id, exc)
     return _finish(
-        command, lease, status=CommandStatus.FAILED, result=None,
+        command, lease, claim_until, unwritten_step, status=CommandStatus.FAILED, result=None,
         error_type=type(exc).__qualname__, error_message=str(exc),
         traceback="".join(traceback.format_exception(exc)),
     )
 
 
-def _finish(command: Command, lease: Lease, **fields: Any) -> Outcome:
-    # One statement: only the lease holder finishes, and only a running
-    # command; autocommit, so after_finish runs once it is committed.
-    finished = finish_command(
-        command.pk, command.instance_id, lease.owner, finished_at=timezone.now(), **fields
-    )
+def _finish(
+    command: Command, lease: Lease, claim_until: float,
+    unwritten_step: dict[str, Any] | None, **fields: Any,
+) -> Ran:
+    """Write the outcome (only the lease holder, only over a running
+    command) and the handler's unwritten last step with it, then wake
+    whoever waits, once it is committed."""
+    outcome = {key: fields[key] for key in ("status", "result", "error_type", "error_message")}
+    values = {**fields, "result": db_json(fields["result"]), "finished_at": timezone.now()}
+    try:
+        if on_postgresql():
+            params = {
+                **values, "command": command.pk, "instance": command.instance_id,
+                "owner": lease.owner, "now": values["finished_at"],
+                "claim_next": time.monotonic() < claim_until,
+            }
+            if unwritten_step is not None:
+                params.update(step_params(**unwritten_step))
+            row = fetch_one(
+                FINISH_AND_CONTINUE if unwritten_step is None else FINISH_AND_CONTINUE_WITH_STEP,
+                params,
+            )
+            assert row is not None  # the statement selects from a one-row table
+            ran = Ran(Outcome.FINISHED, command_from_row(row), released=bool(row["released"]))
+            finished = bool(row["finished"])
+        else:
+            if unwritten_step is not None:
+                insert_step(**unwritten_step)
+            finished = execute(FINISH, [
+                values["status"], values["result"], values["error_type"],
+                values["error_message"], values["traceback"],
+                db_datetime(values["finished_at"]), command.pk, command.instance_id, lease.owner,
+            ]) == 1
+            # The claim counted the open commands (this one included) as it
+            # saw them: when this was the last, try to let go in the same
+            # round trip as the check; otherwise the drain claims the next.
+            more_behind = getattr(command, "open_before_claim", 0) > 1
+            ran = Ran(Outcome.FINISHED, released=finished and not more_behind
+                      and lease.release_if_idle())
+    except IntegrityError:
+        # The unwritten step's row exists: another worker took over and
+        # recorded it.
+        finished = False
     if not finished:
         lease.lost = True
-        return Outcome.LEASE_LOST
-    outcome = {key: fields[key] for key in ("status", "result", "error_type", "error_message")}
+        return Ran(Outcome.LEASE_LOST)
     transaction.on_commit(lambda: after_finish(command, outcome))
-    return Outcome.FINISHED
+    return ran
 
 
 def after_finish(command: Command, outcome: dict[str, Any]) -> None:
     """Wake whoever waits: blocked senders, and a suspended parent command."""
-    channel = reply_channel(command.reply_to) if command.reply_to else command_channel(command.pk)
-    get_notifier().publish(channel, outcome)
+    if command.reply_to:
+        get_notifier().deliver_reply(command.reply_to, outcome)
+    else:
+        get_notifier().publish(command_channel(command.pk), outcome)
     if command.parent_waits and command.caused_by_id:
         parent = (
             Command.objects.filter(pk=command.caused_by_id)
@@ -236,7 +320,7 @@ def after_finish(command: Command, outcome: dict[str, Any]) -> None:
             ring(parent[0], parent[1])
 
 
-def _suspend(command: Command, lease: Lease, suspend: Suspend, *, type_name: str) -> Outcome:
+def _suspend(command: Command, lease: Lease, suspend: Suspend, *, type_name: str) -> Ran:
     def mark_waiting() -> None:
         lease.fence()
         Command.objects.filter(pk=command.pk).update(
@@ -248,12 +332,12 @@ def _suspend(command: Command, lease: Lease, suspend: Suspend, *, type_name: str
     try:
         atomic_with_retry(mark_waiting)
     except LeaseLost:
-        return Outcome.LEASE_LOST
+        return Ran(Outcome.LEASE_LOST)
     # A doorbell at the deadline, so a timed-out wait resumes on time even if
     # the awaited command never finishes.
     seconds = max(0.0, (suspend.deadline - timezone.now()).total_seconds()) + 0.05
     ring(command.instance_id, type_name, countdown=seconds)
-    return Outcome.SUSPENDED
+    return Ran(Outcome.SUSPENDED)
 
 
 def sweep() -> int:

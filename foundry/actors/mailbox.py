@@ -1,14 +1,17 @@
 """Sending commands: the mailbox insert, the doorbell, waiting for results.
 
-Promises: ``send`` validates the payload, then inserts the command row; once
-it returns, the command is durable and will run. The doorbell (a Celery
-message) is only rung after the insert commits, and only when no worker
-holds the instance's lease: a live drainer re-reads the mailbox before it
-lets go, and a dead one's lease expires and the sweeper rings instead.
+Promises: ``send`` validates the payload, then inserts the command row
+(committed synchronously); once it returns, the command is durable and will
+run. The doorbell (a Celery message) is only rung after the insert commits:
+by a blocked sender always, by a fire-and-forget sender only when it is the
+first to count at the instance's doorbell since the last drain cleared the
+count (``ring_once``); a drain reads the mailbox again before it stops when
+others counted.
 
 Limits: Celery acknowledges a doorbell before running it, so a killed
-worker can drop one; the mailbox row and the sweeper carry durability,
-never the broker.
+worker can drop one, and its count then keeps later senders from ringing
+for up to ``notify.DOORBELL_COUNT_SECONDS``; the mailbox row and the
+sweeper carry durability, never the broker.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from django.utils import timezone
 
 from foundry.actors.context import current_context, outcome_of, unwrap_outcome
 from foundry.actors.errors import ActorError, CommandTimeout, WaitNotAllowed
-from foundry.actors.models import FINISHED_STATUSES, ActorInstance, Command
-from foundry.actors.notify import command_channel, get_notifier, reply_channel
+from foundry.actors.models import FINISHED_STATUSES, Command
+from foundry.actors.notify import command_channel, get_notifier
+from foundry.actors.sql import insert_command
 
 if TYPE_CHECKING:
     from foundry.actors.handles import ActorHandle
@@ -102,22 +106,18 @@ def enqueue(
     parent_waits: bool = False,
     reply_to: str = "",
 ) -> int:
-    command = Command.objects.create(
-        instance_id=handle.instance_id,
-        name=name,
-        payload=payload,
-        caused_by_id=caused_by,
-        parent_waits=parent_waits,
-        reply_to=reply_to,
+    command_id = insert_command(
+        instance_id=handle.instance_id, name=name, payload=payload, caused_by=caused_by,
+        parent_waits=parent_waits, reply_to=reply_to, enqueued_at=timezone.now(),
     )
     type_name = handle.actor_type.name
     if reply_to:
-        # A blocked sender: the instance is most likely idle, and a doorbell
-        # is cheaper than the query that could prove it unnecessary.
+        # A blocked sender: the instance is most likely idle, and counting at
+        # the doorbell would add a round trip to the path the sender waits on.
         transaction.on_commit(lambda: ring(handle.instance_id, type_name))
     else:
-        transaction.on_commit(lambda: ring_unless_leased(handle.instance_id, type_name))
-    return command.pk
+        transaction.on_commit(lambda: ring_once(handle.instance_id, type_name))
+    return command_id
 
 
 def ring(instance_id: int, type_name: str, *, countdown: float | None = None) -> None:
@@ -128,11 +128,13 @@ def ring(instance_id: int, type_name: str, *, countdown: float | None = None) ->
     drain.apply_async((instance_id, type_name), queue=queue, countdown=countdown)
 
 
-def ring_unless_leased(instance_id: int, type_name: str) -> None:
-    leased = ActorInstance.objects.filter(
-        pk=instance_id, lease_expires_at__gt=timezone.now()
-    ).exclude(lease_owner="")
-    if not leased.exists():
+def ring_once(instance_id: int, type_name: str) -> None:
+    """Count this sender at the instance's doorbell; ring if it is the
+    first since the count was last cleared. The others count on a read:
+    every drain clears the count before it stops and, when it found more
+    than one, reads the mailbox again, so their commands (committed before
+    they counted) are seen."""
+    if get_notifier().count_doorbell(instance_id) == 1:
         ring(instance_id, type_name)
 
 
@@ -143,10 +145,10 @@ def _outcome(ref: CommandRef, message: dict[str, Any]) -> dict[str, Any]:
 def _send_and_wait(
     handle: ActorHandle, name: str, payload: Any, *, timeout: float | None
 ) -> Any:
-    """Subscribe first, then send: the outcome cannot be published unheard,
-    so the normal path reads no row at all."""
+    """Ask for a reply box first, then send: the outcome cannot be
+    delivered unheard, so the normal path reads no row at all."""
     token = uuid.uuid4().hex
-    with get_notifier().subscribe(reply_channel(token)) as subscription:
+    with get_notifier().await_reply(token) as subscription:
         command_id = enqueue(handle, name, payload, caused_by=None, reply_to=token)
         ref = CommandRef(command_id, str(handle), name)
         return _await(ref, subscription, timeout=timeout, read_first=False)

@@ -18,7 +18,9 @@ class ActorInstance(models.Model):
     created_input = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # The lease: who drains this mailbox now, and until when. A worker that
-    # dies stops renewing; after expiry any worker may take over.
+    # dies stops renewing; after expiry any worker may take over. Neither
+    # column is indexed, so taking and releasing a lease (twice per drain)
+    # are HOT updates; the sweeper finds instances through open commands.
     lease_owner = models.CharField(max_length=128, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
 
@@ -26,7 +28,6 @@ class ActorInstance(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["actor_type", "key"], name="actor_instance_unique_key")
         ]
-        indexes = [models.Index(fields=["lease_expires_at"], name="actor_lease_expiry")]
 
     def __str__(self) -> str:
         return f"{self.actor_type}:{self.key}"
@@ -108,7 +109,10 @@ class StepStatus(models.TextChoices):
 class Step(models.Model):
     """One recorded step of a command: replayed, never re-run, once succeeded."""
 
-    command = models.ForeignKey(Command, on_delete=models.CASCADE, related_name="steps")
+    # No index of its own: the unique (command, index) constraint serves.
+    command = models.ForeignKey(
+        Command, on_delete=models.CASCADE, related_name="steps", db_index=False
+    )
     index = models.PositiveIntegerField()
     name = models.CharField(max_length=255)
     status = models.CharField(max_length=16, choices=StepStatus.choices)

@@ -1,16 +1,21 @@
 """Waking a waiting sender when its command finishes.
 
-Promises: a finished command publishes its outcome (status, result, error)
-after its row is committed, on the channel its sender asked for (a reply
-token subscribed *before* the send, so nothing can finish unheard) or on
-the command's own channel. A waiter that hears nothing for
+Promises: a finished command delivers its outcome (status, result, error)
+after its row is committed: into the reply box its blocked sender opened
+*before* sending (so nothing can finish unheard), or else on the command's
+own channel, for whoever waits on a ``CommandRef``. A waiter that hears nothing for
 ``FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS`` reads the row itself, so a lost
 message delays a waiter but never strands it: notifications are the normal
 path, the re-read is the safety net.
 
-Backends: Redis pub/sub when ``REDIS_URL`` is set (waiters and workers in
-different processes); otherwise a process-local registry, which serves the
-embedded run where the worker is a thread of the web process.
+It also keeps the doorbell counts (see ``mailbox.ring_once``).
+
+Backends: Redis when ``REDIS_URL`` is set (waiters and workers in different
+processes): a reply box is a list the sender pops with BLPOP on a pooled
+connection (a pub/sub subscription costs a round trip, and redis-py drops
+its connection on close), command channels are pub/sub. Otherwise a
+process-local registry, which serves the embedded run where the worker is a
+thread of the web process.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import redis
@@ -35,6 +40,21 @@ def command_channel(command_id: int) -> str:
 
 def reply_channel(token: str) -> str:
     return f"{_PREFIX}reply:{token}"
+
+
+# A reply nobody popped (its sender timed out) is dropped after this long.
+REPLY_TTL_SECONDS = 3600
+# A doorbell count whose doorbell was lost (a worker killed between taking
+# the message and starting the drain) stops suppressing doorbells after this
+# long; the sweeper covers the gap meanwhile.
+DOORBELL_COUNT_SECONDS = 5
+# What a drain that found the lease held adds to the count, so that the
+# holder's clear sees "someone relies on a re-read" (a count above 1).
+HAND_BACK = 2
+
+
+def doorbell_key(instance_id: int) -> str:
+    return f"{_PREFIX}doorbell:{instance_id}"
 
 
 class _LocalSubscription:
@@ -54,6 +74,21 @@ class LocalNotifier:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscriptions: dict[str, list[_LocalSubscription]] = {}
+        self._doorbells: dict[int, tuple[int, float]] = {}
+
+    def count_doorbell(self, instance_id: int, by: int = 1) -> int:
+        now = time.monotonic()
+        with self._lock:
+            count, expires = self._doorbells.get(instance_id, (0, 0.0))
+            if expires <= now:
+                count, expires = 0, now + DOORBELL_COUNT_SECONDS
+            self._doorbells[instance_id] = (count + by, expires)
+            return count + by
+
+    def clear_doorbell(self, instance_id: int) -> int:
+        with self._lock:
+            count, expires = self._doorbells.pop(instance_id, (0, 0.0))
+            return count if expires > time.monotonic() else 0
 
     def publish(self, channel: str, message: dict[str, Any]) -> None:
         with self._lock:
@@ -61,6 +96,12 @@ class LocalNotifier:
         for subscription in subscriptions:
             subscription.message = message
             subscription.event.set()
+
+    def deliver_reply(self, token: str, message: dict[str, Any]) -> None:
+        self.publish(reply_channel(token), message)
+
+    def await_reply(self, token: str) -> AbstractContextManager[_LocalSubscription]:
+        return self.subscribe(reply_channel(token))
 
     @contextmanager
     def subscribe(self, channel: str) -> Iterator[_LocalSubscription]:
@@ -92,9 +133,55 @@ class _RedisSubscription:
         return None
 
 
+class _RedisReplyBox:
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self.client = client
+        self.key = key
+
+    def wait(self, seconds: float) -> dict[str, Any] | None:
+        # BLPOP takes fractional seconds; 0 would mean "forever".
+        popped = self.client.blpop([self.key], timeout=max(seconds, 0.001))
+        return None if popped is None else dict(json.loads(popped[1]))
+
+
+# Atomic on the server: add to a count, starting its expiry when this
+# created it; read a count and delete it.
+_COUNT_SCRIPT = """
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return n
+"""
+_CLEAR_SCRIPT = """
+local n = redis.call('GET', KEYS[1])
+if n then redis.call('DEL', KEYS[1]) end
+return n
+"""
+
+
 class RedisNotifier:
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url)
+        self._count = self.client.register_script(_COUNT_SCRIPT)
+        self._clear = self.client.register_script(_CLEAR_SCRIPT)
+
+    def count_doorbell(self, instance_id: int, by: int = 1) -> int:
+        return int(self._count(keys=[doorbell_key(instance_id)], args=[by, DOORBELL_COUNT_SECONDS]))
+
+    def clear_doorbell(self, instance_id: int) -> int:
+        return int(self._clear(keys=[doorbell_key(instance_id)]) or 0)
+
+    def deliver_reply(self, token: str, message: dict[str, Any]) -> None:
+        key = reply_channel(token)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.rpush(key, json.dumps(message))
+        pipe.expire(key, REPLY_TTL_SECONDS)
+        pipe.execute()
+
+    @contextmanager
+    def await_reply(self, token: str) -> Iterator[_RedisReplyBox]:
+        # Nothing to set up: the box is created by the delivery, and a
+        # delivery before the first pop waits in it.
+        yield _RedisReplyBox(self.client, reply_channel(token))
 
     def publish(self, channel: str, message: dict[str, Any]) -> None:
         self.client.publish(channel, json.dumps(message))

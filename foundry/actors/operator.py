@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from foundry.actors.dbretry import atomic_with_retry
 from foundry.actors.loop import after_finish
-from foundry.actors.mailbox import ring_unless_leased
+from foundry.actors.mailbox import ring_once
 from foundry.actors.models import Command, CommandStatus, StepStatus
 
 
@@ -33,7 +33,7 @@ def _retry(command_id: int) -> bool:
         return False
     command.steps.filter(status=StepStatus.FAILED).delete()
     type_name = command.instance.actor_type
-    transaction.on_commit(lambda: ring_unless_leased(command.instance_id, type_name))
+    transaction.on_commit(lambda: ring_once(command.instance_id, type_name))
     return True
 
 

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from foundry.actors.models import ActorInstance
 from foundry.actors.models import Command as MailboxCommand
+from foundry.actors.models import Step as MailboxStep
 from foundry.actors.processes import CeleryProcesses
 
 EXTRA_MODULE = "foundry.actors.benchmark"
@@ -30,6 +31,17 @@ EXTRA_MODULE = "foundry.actors.benchmark"
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _vacuum_runtime_tables() -> None:
+    """Start (and leave) the runtime's tables without dead rows, so that runs
+    compare: each run updates and deletes tens of thousands of rows, and a
+    server with autovacuum off (this machine's) would slow down run by run."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in (ActorInstance, MailboxCommand, MailboxStep):
+            cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 class Command(BaseCommand):
@@ -63,6 +75,7 @@ class Command(BaseCommand):
             "broker": settings.CELERY_BROKER_URL.split("://")[0],
             "worker_processes": workers,
         }
+        _vacuum_runtime_tables()
         with tempfile.TemporaryDirectory() as tmp:
             logs = Path(log_dir or tmp)
             logs.mkdir(parents=True, exist_ok=True)
@@ -76,6 +89,7 @@ class Command(BaseCommand):
             finally:
                 procs.stop()
                 ActorInstance.objects.filter(actor_type="bench", key__startswith=run).delete()
+                _vacuum_runtime_tables()
         celery_p50 = figures["celery_roundtrip_p50_ms"]
         figures["roundtrip_ratio"] = figures["roundtrip_p50_ms"] / celery_p50
         figures["throughput_100_ratio"] = figures["throughput_100"] / figures["celery_throughput"]
