@@ -7,8 +7,10 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from celery.signals import before_task_publish
 from django.db import close_old_connections
 
 from foundry.actors import (
@@ -109,6 +111,35 @@ def test_instances_progress_in_parallel(workers: Workers) -> None:
     assert len({pid for _, _, pid in spans}) == 2
     serial = 40 * 0.2
     assert elapsed < serial * 0.75, f"{elapsed:.2f}s is not parallel (serial {serial}s)"
+
+
+def test_a_busy_instance_gets_one_doorbell_per_drain(workers: Workers) -> None:
+    """Fire-and-forget sends to an instance that is being drained do not
+    each ring: the first send rings, the others count on the drain reading
+    the mailbox again before it stops, and every command runs, in order."""
+    workers.start(count=2)
+    handle = probe.create(name="busy")
+    doorbells: list[tuple[int, str]] = []
+
+    def count_doorbells(headers: dict[str, Any], body: Any, **kwargs: Any) -> None:
+        if headers.get("task") == "foundry.actors.drain":
+            doorbells.append(tuple(body[0]))  # the task's args
+
+    before_task_publish.connect(count_doorbells)
+    try:
+        slow = handle.send("probe.command.sleep", {"seconds": 1.0})
+        wait_until(
+            lambda: Command.objects.filter(pk=slow.id, status=CommandStatus.RUNNING).exists(),
+            timeout=30, what="the slow command to start",
+        )
+        refs = [handle.send("probe.command.record", {"sender": 0, "seq": i}) for i in range(50)]
+        assert refs[-1].wait(timeout=60) == {"sender": 0, "seq": 49}
+    finally:
+        before_task_publish.disconnect(count_doorbells)
+    assert doorbells == [(handle.instance_id, "probe")]
+    records = Command.objects.filter(name="probe.command.record").order_by("started_at")
+    assert [c.result["seq"] for c in records] == list(range(50))
+    assert all(c.status == CommandStatus.SUCCEEDED for c in records)
 
 
 def test_crash_in_step_three_resumes_on_another_worker(workers: Workers, tmp_path: Path) -> None:
