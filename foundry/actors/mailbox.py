@@ -6,16 +6,24 @@ run. The doorbell (a Celery message) is only rung after the insert commits:
 by a blocked sender always, by a fire-and-forget sender only when it is the
 first to count at the instance's doorbell since the last drain cleared the
 count (``ring_once``); a drain reads the mailbox again before it stops when
-others counted.
+others counted. Fire-and-forget sends outside handlers count and ring from a
+thread of the sending process (``_DoorbellRinger``), so a burst of sends
+does not wait on Redis and the broker for each.
 
 Limits: Celery acknowledges a doorbell before running it, so a killed
-worker can drop one, and its count then keeps later senders from ringing
-for up to ``notify.DOORBELL_COUNT_SECONDS``; the mailbox row and the
-sweeper carry durability, never the broker.
+worker can drop one (and a killed sender can die before its thread rang),
+and its count then keeps later senders from ringing for up to
+``notify.DOORBELL_COUNT_SECONDS``; the mailbox row and the sweeper carry
+durability, never the broker.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
+import os
+import queue
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,6 +41,8 @@ from foundry.actors.sql import insert_command
 
 if TYPE_CHECKING:
     from foundry.actors.handles import ActorHandle
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -115,7 +125,12 @@ def enqueue(
         # A blocked sender: the instance is most likely idle, and counting at
         # the doorbell would add a round trip to the path the sender waits on.
         transaction.on_commit(lambda: ring(handle.instance_id, type_name))
+    elif caused_by is None:
+        transaction.on_commit(lambda: _doorbell_ringer.ring_once(handle.instance_id, type_name))
     else:
+        # Sent by a handler: ring before the handler goes on, so that this
+        # doorbell reaches the broker ahead of the handler's own (a durable
+        # wait's deadline doorbell, say).
         transaction.on_commit(lambda: ring_once(handle.instance_id, type_name))
     return command_id
 
@@ -126,6 +141,58 @@ def ring(instance_id: int, type_name: str, *, countdown: float | None = None) ->
 
     queue = actor_type(type_name).queue
     drain.apply_async((instance_id, type_name), queue=queue, countdown=countdown)
+
+
+class _DoorbellRinger:
+    """Rings the doorbells of fire-and-forget sends made outside handlers
+    from a thread of the sending process.
+
+    The send has returned once its command is committed; the doorbell only
+    shortens the wait for the sweeper, so a burst of sends need not wait on
+    Redis and the broker for each one: the thread rings while the next
+    insert waits on its commit. Rung in order; what is still queued at exit
+    is rung then. A doorbell that fails is logged and left to the sweeper."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[tuple[int, str]] = queue.SimpleQueue()
+        self._pid = 0
+
+    def ring_once(self, instance_id: int, type_name: str) -> None:
+        with self._lock:
+            # A forked child (prefork worker) inherits the object, not the thread.
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._queue = queue.SimpleQueue()
+                threading.Thread(
+                    target=self._run, args=(self._queue,), name="foundry-doorbells", daemon=True
+                ).start()
+                atexit.register(self._ring_queued, self._queue)
+        self._queue.put((instance_id, type_name))
+
+    def _run(self, pending: queue.SimpleQueue[tuple[int, str]]) -> None:
+        while True:
+            self._ring(*pending.get())
+
+    def _ring_queued(self, pending: queue.SimpleQueue[tuple[int, str]]) -> None:
+        while True:
+            try:
+                item = pending.get_nowait()
+            except queue.Empty:
+                return
+            self._ring(*item)
+
+    def _ring(self, instance_id: int, type_name: str) -> None:
+        try:
+            ring_once(instance_id, type_name)
+        except Exception:
+            logger.exception(
+                "doorbell of %s instance %s failed; the sweeper will ring it", type_name,
+                instance_id,
+            )
+
+
+_doorbell_ringer = _DoorbellRinger()
 
 
 def ring_once(instance_id: int, type_name: str) -> None:
