@@ -216,11 +216,11 @@ class CommandContext:
         step_input = describe_value({"args": args, "kwargs": kwargs}) if args or kwargs else None
         self._in_step = name
 
-        def record(output: Any, *, commit_async: bool = False) -> None:
+        def record(output: Any) -> None:
             self._lease.check()
             self._write_step(
                 index, name, recorded, status=StepStatus.SUCCEEDED, started_at=started_at,
-                input=step_input, output=output, commit_async=commit_async,
+                input=step_input, output=output,
             )
 
         def run_and_record() -> tuple[bool, Any]:
@@ -251,7 +251,7 @@ class CommandContext:
                     input=step_input, output=output,
                 )
             elif not recorded_with_writes:
-                record(output, commit_async=True)
+                record(output)
         except Exception as exc:
             failure = exc
             if not self._lease.lost:
@@ -268,11 +268,10 @@ class CommandContext:
         }
 
     def _write_step(
-        self, index: int, name: str, recorded: Step | None, *, commit_async: bool = False,
-        **fields: Any,
+        self, index: int, name: str, recorded: Step | None, **fields: Any
     ) -> None:
         if recorded is None:
-            self._insert_step(self._step_fields(index, name, **fields), commit_async=commit_async)
+            self._insert_step(self._step_fields(index, name, **fields), commit_async=False)
         else:
             fields.update(name=name, attempt=self.command.attempts, finished_at=timezone.now())
             Step.objects.filter(pk=recorded.pk).update(**fields)

@@ -31,7 +31,16 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from foundry.actors.errors import LeaseLost
-from foundry.actors.sql import ACQUIRE, COMMANDS, INSTANCES, OPEN, db_datetime, execute
+from foundry.actors.sql import (
+    ACQUIRE,
+    COMMANDS,
+    INSTANCES,
+    LEASE_IS_LIVE,
+    OPEN,
+    db_datetime,
+    execute,
+    fetch_one,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +71,11 @@ class Lease:
         return execute(
             ACQUIRE, [self.owner, self.until(), self.instance_id, now, self.instance_id, now]
         ) == 1
+
+    def held_elsewhere(self) -> bool:
+        """Whether another drain holds a live lease on the instance."""
+        live = fetch_one(LEASE_IS_LIVE, [self.instance_id, db_datetime(timezone.now())])
+        return live is not None
 
     def renew(self) -> bool:
         return execute(

@@ -51,7 +51,6 @@ from foundry.actors.sql import (
     FINISH_AND_CONTINUE,
     FINISH_AND_CONTINUE_WITH_STEP,
     HAS_RUNNABLE,
-    LEASE_IS_LIVE,
     command_from_row,
     db_datetime,
     db_json,
@@ -88,10 +87,6 @@ class Ran:
 
 def has_runnable(instance_id: int) -> bool:
     return fetch_one(HAS_RUNNABLE, [instance_id, db_datetime(timezone.now())]) is not None
-
-
-def lease_is_live(instance_id: int) -> bool:
-    return fetch_one(LEASE_IS_LIVE, [instance_id, db_datetime(timezone.now())]) is not None
 
 
 class _DrainEnd(enum.Enum):
@@ -190,7 +185,7 @@ def acquire_and_claim(lease: Lease) -> tuple[bool, bool, Command | None]:
         assert row is not None  # the statement selects from a one-row table
         return bool(row["leased"]), bool(row["held_elsewhere"]), command_from_row(row)
     if not lease.acquire():
-        return False, lease_is_live(lease.instance_id), None
+        return False, lease.held_elsewhere(), None
     return True, False, claim_head(lease)
 
 
