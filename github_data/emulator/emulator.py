@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,14 +21,10 @@ from .webhooks import WebhookSender
 MARKER = ".github-emulator"
 
 
-@dataclass
-class EmulatorConfig:
-    org: str = "acme"
-    repos: int = 6
-    branches_per_repo: int = 4
-    prs_per_repo: int = 2
-    members: int = 5
-    seed: int = 0
+@dataclass(frozen=True)
+class EmulatorConfig(DatasetSpec):
+    """The dataset to serve (DatasetSpec's fields) and how to serve it."""
+
     host: str = "127.0.0.1"
     port: int = 0  # 0: an ephemeral port, see GitHubEmulator.port
     data_dir: Path | None = None  # None: a temp dir, removed on stop()
@@ -42,14 +38,7 @@ class EmulatorConfig:
     rate_limit: int = 5000
 
     def spec(self) -> DatasetSpec:
-        return DatasetSpec(
-            org=self.org,
-            repos=self.repos,
-            branches_per_repo=self.branches_per_repo,
-            prs_per_repo=self.prs_per_repo,
-            members=self.members,
-            seed=self.seed,
-        )
+        return DatasetSpec(**{f.name: getattr(self, f.name) for f in fields(DatasetSpec)})
 
 
 class GitHubEmulator:
