@@ -93,11 +93,13 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Transactions begin at their first write, IMMEDIATE (foundry/sqlite):
+    # a step that talks to GitHub before it writes does not hold SQLite's
+    # single write lock meanwhile, and a write waits for the lock instead
+    # of failing with "database is locked".
+    DATABASES["default"]["ENGINE"] = "foundry.sqlite"
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
-        # Deferred transactions (the default): a step that talks to GitHub
-        # for seconds must not hold the single write lock meanwhile. The
-        # runtime retries its transactions when SQLite reports a lock.
         "timeout": env_float("FOUNDRY_SQLITE_TIMEOUT", 30.0),
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
@@ -105,7 +107,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(DATABASES["default"]["NAME"]).with_name("test_foundry.sqlite3"))
     }
-elif env_bool("FOUNDRY_DB_PREPARED_STATEMENTS", True):
+else:
+    # A lease lives as long as its drain's database session (an advisory
+    # lock, see foundry/actors/liveness.py). Server-side TCP keepalive ends
+    # the session of a worker whose host vanished from the network within
+    # about FOUNDRY_ACTOR_LEASE_SECONDS; a killed process ends it at once.
+    _lease = max(3, int(env_float("FOUNDRY_ACTOR_LEASE_SECONDS", 30.0)))
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c tcp_keepalives_idle={max(1, _lease // 2)} "
+        f"-c tcp_keepalives_interval={max(1, _lease // 6)} -c tcp_keepalives_count=3"
+    )
+if DATABASES["default"]["ENGINE"] != "foundry.sqlite" and env_bool(
+    "FOUNDRY_DB_PREPARED_STATEMENTS", True
+):
     # The command loop's own statements bind server-side and ask to be
     # prepared once per connection: planning them cost more than running
     # them. The ORM's queries bind client-side and are never prepared.

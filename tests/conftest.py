@@ -23,7 +23,7 @@ from foundry.actors.processes import CeleryProcesses
 def test_database_url() -> str:
     """The URL of the database pytest-django created, for child processes."""
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if db["ENGINE"] in ("django.db.backends.sqlite3", "foundry.sqlite"):
         return f"sqlite:///{db['NAME']}"
     user = db.get("USER") or "postgres"
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
@@ -49,11 +49,12 @@ class Workers(CeleryProcesses):
     def start(
         self, *, count: int = 1, pool: str = "solo", concurrency: int = 1,
         queues: str = "actors.probe,maintenance", beat: bool = False,
+        env: dict[str, str] | None = None,
     ) -> list[subprocess.Popen[bytes]]:
         if beat:
             self.start_beat()
         return self.start_workers(
-            count=count, queues=queues.split(","), pool=pool, concurrency=concurrency
+            count=count, queues=queues.split(","), pool=pool, concurrency=concurrency, env=env,
         )
 
 

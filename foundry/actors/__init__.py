@@ -16,7 +16,21 @@ from foundry.actors.errors import (
     UnknownCommand,
     WaitNotAllowed,
 )
-from foundry.actors.registry import ActorType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from foundry.actors.registry import ActorType
+
+
+def __getattr__(name: str) -> object:
+    # ActorType reaches the models through its handles: import it on first
+    # use, since this package is imported while Django loads its apps.
+    if name == "ActorType":
+        from foundry.actors.registry import ActorType
+
+        return ActorType
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ActorAlreadyExists",

@@ -6,7 +6,7 @@ retry and cancel actions filter the selection to commands in a valid state,
 then call ``foundry.actors.operator``, whose conditional updates leave alone
 a command that changed state meanwhile; each change is logged as a LogEntry
 naming the operator. Instance status is derived by query at read time (a
-live lease, the head command, the backlog), never stored.
+lease, the head command, the backlog), never stored.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class BacklogFilter(admin.SimpleListFilter):
 class ActorInstanceAdmin(ReadOnlyAdmin, InstanceAdminBase):
     list_display = [
         "actor_type", "key", "status_badge", "backlog", "open_commands", "failed_commands",
-        "lease_owner", "lease_expires_at", "created_at",
+        "lease_owner", "lease_taken_at", "created_at",
     ]
     list_filter = ["actor_type", InstanceStatusFilter, BacklogFilter]
     search_fields = ["key"]
@@ -158,7 +158,7 @@ class ActorInstanceAdmin(ReadOnlyAdmin, InstanceAdminBase):
     show_full_result_count = False
     fields = readonly_fields = (
         "actor_type", "key", "status_badge", "created_json", "created_at",
-        "lease_owner", "lease_expires_at", "commands_table",
+        "lease_owner", "lease_taken_at", "commands_table",
     )
 
     status_badge = _column("status", lambda o: _status(o.derived_status), "derived_status")
@@ -172,7 +172,9 @@ class ActorInstanceAdmin(ReadOnlyAdmin, InstanceAdminBase):
             Command.objects.filter(instance=OuterRef("pk"), status__in=OPEN_STATUSES)
             .order_by("id").values("status")[:1]
         )
-        live_lease = Q(lease_expires_at__gt=timezone.now()) & ~Q(lease_owner="")
+        # A lease in place means a drain holds the instance (or died holding
+        # it: the sweeper notices within its period).
+        live_lease = ~Q(lease_owner="")
         return super().get_queryset(request).annotate(
             backlog_count=_commands_counted(status=CommandStatus.QUEUED),
             open_count=_commands_counted(status__in=OPEN_STATUSES),

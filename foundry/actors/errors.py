@@ -125,8 +125,27 @@ class WaitNotAllowed(ActorError):
 
 
 class NotSerializable(ActorError):
-    pass
+    """A value JSON cannot carry safely: not JSON at all, NaN or Infinity,
+    or a NUL character (PostgreSQL refuses it in text and JSON)."""
+
+
+class StepFailed(ActorError):
+    """A step's function raised an error that cannot be raised again exactly
+    on replay (its class or arguments cannot be rebuilt). The first run
+    raises this too, with the original as ``__cause__``, so a handler that
+    catches it takes the same branch on the first run and on every replay."""
+
+    def __init__(self, *, step_name: str, error_type: str, message: str) -> None:
+        super().__init__(f"step {step_name!r} failed: {error_type}: {message}")
+        self.step_name = step_name
+        self.error_type = error_type
+        self.original_message = message
+
+
+class AbandonedCommand(ActorError):
+    """A command whose every attempt lost its worker, ``FOUNDRY_ACTOR_MAX_ATTEMPTS`` times."""
 
 
 class LeaseLost(ActorError):
-    """Another worker took the instance over: this one must stop writing."""
+    """This drain no longer holds the instance (its database session was
+    lost, or an operator released the lease): it must stop writing."""

@@ -17,12 +17,13 @@ class ActorInstance(models.Model):
     key = models.CharField(max_length=255)
     created_input = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    # The lease: who drains this mailbox now, and until when. A worker that
-    # dies stops renewing; after expiry any worker may take over. Neither
-    # column is indexed, so taking and releasing a lease (twice per drain)
-    # are HOT updates; the sweeper finds instances through open commands.
+    # The lease: which drain holds this mailbox now, since when (the
+    # database's clock). Whether a lease is live is not a matter of time:
+    # it lives as long as its holder does (see ``liveness.py``). Neither
+    # column is indexed, so taking and releasing a lease are HOT updates;
+    # the sweeper finds instances through their open commands.
     lease_owner = models.CharField(max_length=128, blank=True, default="")
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lease_taken_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -121,6 +122,9 @@ class Step(models.Model):
     error_type = models.CharField(max_length=255, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     traceback = models.TextField(blank=True, default="")
+    # How to raise the recorded error again on replay (class path and
+    # arguments); empty when the error replays as ``StepFailed``.
+    error_data = models.JSONField(null=True, blank=True)
     # The command attempt that wrote this row: a resumed command shows where
     # the new attempt picked up.
     attempt = models.PositiveIntegerField(default=1)

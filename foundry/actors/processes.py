@@ -22,11 +22,13 @@ class CeleryProcesses:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
-    def _spawn(self, name: str, args: list[str]) -> tuple[subprocess.Popen[bytes], Path]:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[bytes], Path]:
         log = self.log_dir / f"{name}.log"
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "foundry", *args],
-            cwd=settings.BASE_DIR, env=self.env, stdout=log.open("wb"),
+            cwd=settings.BASE_DIR, env={**self.env, **(env or {})}, stdout=log.open("wb"),
             stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.processes.append(proc)
@@ -34,7 +36,8 @@ class CeleryProcesses:
         return proc, log
 
     def start_workers(
-        self, *, count: int, queues: list[str], pool: str = "solo", concurrency: int = 1
+        self, *, count: int, queues: list[str], pool: str = "solo", concurrency: int = 1,
+        env: dict[str, str] | None = None,
     ) -> list[subprocess.Popen[bytes]]:
         started = []
         for _ in range(count):
@@ -43,7 +46,7 @@ class CeleryProcesses:
                 "worker", "-n", f"{name}@%h", "-P", pool, "-c", str(concurrency),
                 "-Q", ",".join(queues), "-l", "INFO",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
-            ]))
+            ], env))
         for proc, log in started:
             _wait_ready(proc, log)
         return [proc for proc, _ in started]
@@ -56,6 +59,7 @@ class CeleryProcesses:
     def stop(self) -> None:
         for proc in self.processes:
             if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGCONT)  # a test may have paused it
                 os.killpg(proc.pid, signal.SIGKILL)
         for proc in self.processes:
             proc.wait(timeout=30)

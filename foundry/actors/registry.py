@@ -22,11 +22,24 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from foundry.actors.errors import InvalidKey, InvalidPayload, UnknownActorType, UnknownCommand
+from foundry.actors.doorbell import queue_for
+from foundry.actors.errors import (
+    InvalidKey,
+    InvalidPayload,
+    NotSerializable,
+    UnknownActorType,
+    UnknownCommand,
+)
+from foundry.actors.handles import (
+    ActorHandle,
+    create_handle,
+    get_handle,
+    get_or_create_handle,
+)
+from foundry.actors.jsonvalue import to_json_value, unsafe_part
 
 if TYPE_CHECKING:
     from foundry.actors.context import CommandContext
-    from foundry.actors.handles import ActorHandle
 
 Handler = Callable[["CommandContext", Any], Any]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,9 +56,18 @@ class CommandSpec:
     payload_type: Any | None
 
     def validate(self, body: Any) -> Any:
-        """Validate a body at send time; return its JSON form for the mailbox."""
+        """Validate a body at send time; return its JSON form for the mailbox.
+
+        Refused for every command, typed or not: what JSON cannot carry
+        safely (NaN, Infinity, NUL characters, objects JSON cannot write),
+        checked on the body as sent (a typed float field would otherwise
+        turn NaN into null) and on the payload as stored."""
+        self._refuse_unsafe(body)
         if self.payload_type is None:
-            return body
+            try:
+                return to_json_value(body, what="payload")
+            except NotSerializable as exc:
+                raise InvalidPayload(self.name, [{"loc": (), "msg": str(exc)}]) from None
         adapter: TypeAdapter[Any] = TypeAdapter(self.payload_type)
         try:
             value = adapter.validate_python(body if body is not None else {})
@@ -53,7 +75,14 @@ class CommandSpec:
             raise InvalidPayload(
                 self.name, [dict(e) for e in exc.errors(include_url=False)]
             ) from None
+        self._refuse_unsafe(adapter.dump_python(value))
         return adapter.dump_python(value, mode="json")
+
+    def _refuse_unsafe(self, value: Any) -> None:
+        found = unsafe_part(value)
+        if found:
+            loc, message = found
+            raise InvalidPayload(self.name, [{"loc": loc, "msg": message}])
 
     def parse(self, stored: Any) -> Any:
         """Rebuild the payload object a handler receives from the mailbox row."""
@@ -85,7 +114,7 @@ class ActorType:
     @property
     def queue(self) -> str:
         """One Celery queue per actor type, so workers can be sized per type."""
-        return f"actors.{self.name}"
+        return queue_for(self.name)
 
     def command(self, name: str, *, payload: Any | None = None) -> Callable[[F], F]:
         if not name.startswith(f"{self.name}."):
@@ -122,8 +151,10 @@ class ActorType:
             )
         parts = [str(fields[f]) for f in self.key_fields]
         for f, part in zip(self.key_fields, parts, strict=True):
-            if KEY_SEPARATOR in part:
-                raise InvalidKey(f"{self.name} key field {f!r} must not contain '/': {part!r}")
+            if KEY_SEPARATOR in part or "\x00" in part:
+                raise InvalidKey(
+                    f"{self.name} key field {f!r} must not contain '/' or NUL: {part!r}"
+                )
         return KEY_SEPARATOR.join(parts)
 
     def key_fields_of(self, key: str) -> dict[str, str]:
@@ -132,20 +163,14 @@ class ActorType:
             raise InvalidKey(f"{key!r} is not a {self.name} key ({'/'.join(self.key_fields)})")
         return dict(zip(self.key_fields, parts, strict=True))
 
-    # Handles: defined in handles.py, attached here for a compact call site.
+    # Handles: see handles.py.
     def get(self, **key: Any) -> ActorHandle:
-        from foundry.actors.handles import get_handle
-
         return get_handle(self, key)
 
     def create(self, *, input: Any = None, **key: Any) -> ActorHandle:
-        from foundry.actors.handles import create_handle
-
         return create_handle(self, key, input)
 
     def get_or_create(self, *, create_with_input: Any = None, **key: Any) -> ActorHandle:
-        from foundry.actors.handles import get_or_create_handle
-
         return get_or_create_handle(self, key, create_with_input)
 
 

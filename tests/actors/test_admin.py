@@ -75,7 +75,7 @@ def history(db: None) -> History:
     )
     Command.objects.filter(pk=leaf.pk).update(caused_by=middle, parent_waits=True)
     ActorInstance.objects.filter(pk=gamma.instance_id).update(
-        lease_owner="worker-1", lease_expires_at=now + timedelta(seconds=30)
+        lease_owner="worker-1", lease_taken_at=now
     )
     return History(root, failed, queued, middle, Command.objects.get(pk=leaf.pk))
 

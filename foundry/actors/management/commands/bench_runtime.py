@@ -1,5 +1,8 @@
 """Measure the command loop against raw Celery on the same broker and
-workers, in one run. Prints a table; ``--json PATH`` writes the figures."""
+workers, in one run. Prints a table; ``--json PATH`` writes the figures.
+With ``--runs N`` the whole measurement repeats N times on the same
+workers and every figure is the median of the N runs (the per-run figures
+are kept under ``runs``)."""
 
 from __future__ import annotations
 
@@ -51,11 +54,14 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
         parser.add_argument("--roundtrips", type=int, default=300)
         parser.add_argument("--commands", type=int, default=2000, help="per throughput run")
+        parser.add_argument("--runs", type=int, default=1, help="repeat, report medians")
         parser.add_argument("--json", dest="json_path", help="write the figures to this file")
         parser.add_argument("--log-dir", help="keep the workers' logs in this directory")
 
-    def handle(self, *args: Any, workers: int, roundtrips: int, commands: int,
+    def handle(self, *args: Any, workers: int, roundtrips: int, commands: int, runs: int,
                json_path: str | None, log_dir: str | None, **options: Any) -> None:
+        if runs < 1:
+            raise CommandError("--runs must be at least 1")
         if settings.CELERY_BROKER_URL.startswith("memory://"):
             raise CommandError(
                 "bench_runtime needs a broker that worker processes share: set "
@@ -75,6 +81,7 @@ class Command(BaseCommand):
             "broker": settings.CELERY_BROKER_URL.split("://")[0],
             "worker_processes": workers,
         }
+        measured: list[dict[str, float]] = []
         _vacuum_runtime_tables()
         with tempfile.TemporaryDirectory() as tmp:
             logs = Path(log_dir or tmp)
@@ -84,21 +91,42 @@ class Command(BaseCommand):
                 console.print(f"starting {workers} worker processes…")
                 procs.start_workers(count=workers, queues=[bench.queue, CELERY_QUEUE])
                 with Progress(console=console, transient=True) as progress:
-                    figures.update(self._celery(noop, CELERY_QUEUE, roundtrips, commands, progress))
-                    figures.update(self._runtime(bench, run, roundtrips, commands, progress))
+                    for i in range(runs):
+                        one: dict[str, float] = {}
+                        label = f"run {i + 1}/{runs}: " if runs > 1 else ""
+                        one.update(self._celery(
+                            noop, CELERY_QUEUE, roundtrips, commands, progress, label
+                        ))
+                        one.update(self._runtime(
+                            bench, f"{run}-{i}", roundtrips, commands, progress, label
+                        ))
+                        one["roundtrip_ratio"] = (
+                            one["roundtrip_p50_ms"] / one["celery_roundtrip_p50_ms"]
+                        )
+                        one["throughput_100_ratio"] = (
+                            one["throughput_100"] / one["celery_throughput"]
+                        )
+                        measured.append(one)
+                        ActorInstance.objects.filter(
+                            actor_type="bench", key__startswith=run
+                        ).delete()
+                        _vacuum_runtime_tables()
             finally:
                 procs.stop()
                 ActorInstance.objects.filter(actor_type="bench", key__startswith=run).delete()
                 _vacuum_runtime_tables()
-        celery_p50 = figures["celery_roundtrip_p50_ms"]
-        figures["roundtrip_ratio"] = figures["roundtrip_p50_ms"] / celery_p50
-        figures["throughput_100_ratio"] = figures["throughput_100"] / figures["celery_throughput"]
-        self._print(figures)
+        figures.update({
+            key: statistics.median(one[key] for one in measured) for key in measured[0]
+        })
+        if runs > 1:
+            figures["runs"] = measured
+        self._print(figures, runs)
         if json_path:
             Path(json_path).write_text(json.dumps(figures, indent=2) + "\n")
 
     def _timed(self, label: str, count: int, progress: Progress,
                fn: Callable[[int], None]) -> list[float]:
+        # One sample per call: the round trip a caller sees.
         task = progress.add_task(label, total=count)
         samples = []
         for i in range(count):
@@ -110,12 +138,12 @@ class Command(BaseCommand):
         return samples
 
     def _celery(self, noop: Any, queue: str, roundtrips: int, commands: int,
-                progress: Progress) -> dict[str, float]:
+                progress: Progress, label: str) -> dict[str, float]:
         def roundtrip(_: int) -> None:
             noop.apply_async(queue=queue).get(timeout=30)
 
-        self._timed("celery warm-up", 20, progress, roundtrip)
-        samples = self._timed("celery round-trips", roundtrips, progress, roundtrip)
+        self._timed(f"{label}celery warm-up", 20, progress, roundtrip)
+        samples = self._timed(f"{label}celery round-trips", roundtrips, progress, roundtrip)
         started = time.perf_counter()
         results = [noop.apply_async(queue=queue) for _ in range(commands)]
         for result in results:
@@ -128,15 +156,15 @@ class Command(BaseCommand):
         }
 
     def _runtime(self, bench: Any, run: str, roundtrips: int, commands: int,
-                 progress: Progress) -> dict[str, float]:
+                 progress: Progress, label: str) -> dict[str, float]:
         name = "bench.command.two_steps"
         single = bench.create(name=f"{run}-rt")
 
         def roundtrip(_: int) -> None:
             assert single.send(name, None, wait=True, timeout=30) == 3
 
-        self._timed("runtime warm-up", 20, progress, roundtrip)
-        samples = self._timed("runtime round-trips", roundtrips, progress, roundtrip)
+        self._timed(f"{label}runtime warm-up", 20, progress, roundtrip)
+        samples = self._timed(f"{label}runtime round-trips", roundtrips, progress, roundtrip)
 
         one = bench.create(name=f"{run}-one")
         throughput_1 = self._throughput([one], name, commands)
@@ -163,9 +191,10 @@ class Command(BaseCommand):
             raise CommandError(f"only {done} of {commands} benchmark commands succeeded")
         return commands / elapsed
 
-    def _print(self, f: dict[str, Any]) -> None:
+    def _print(self, f: dict[str, Any], runs: int) -> None:
+        medians = f", medians of {runs} runs" if runs > 1 else ""
         table = Table(title=f"actor runtime on {f['database']} + {f['broker']}, "
-                            f"{f['worker_processes']} worker processes")
+                            f"{f['worker_processes']} worker processes{medians}")
         table.add_column("measure")
         table.add_column("runtime", justify="right")
         table.add_column("raw celery", justify="right")

@@ -8,8 +8,6 @@ own channel, for whoever waits on a ``CommandRef``. A waiter that hears nothing 
 message delays a waiter but never strands it: notifications are the normal
 path, the re-read is the safety net.
 
-It also keeps the doorbell counts (see ``mailbox.ring_once``).
-
 Backends: Redis when ``REDIS_URL`` is set (waiters and workers in different
 processes): a reply box is a list the sender pops with BLPOP on a pooled
 connection (a pub/sub subscription costs a round trip, and redis-py drops
@@ -31,30 +29,19 @@ from typing import Any
 import redis
 from django.conf import settings
 
-_PREFIX = "foundry:actors:"
+from foundry.actors.sql import redis_prefix
 
 
 def command_channel(command_id: int) -> str:
-    return f"{_PREFIX}command:{command_id}"
+    return f"{redis_prefix()}command:{command_id}"
 
 
 def reply_channel(token: str) -> str:
-    return f"{_PREFIX}reply:{token}"
+    return f"{redis_prefix()}reply:{token}"
 
 
 # A reply nobody popped (its sender timed out) is dropped after this long.
 REPLY_TTL_SECONDS = 3600
-# A doorbell count whose doorbell was lost (a worker killed between taking
-# the message and starting the drain) stops suppressing doorbells after this
-# long; the sweeper covers the gap meanwhile.
-DOORBELL_COUNT_SECONDS = 5
-# What a drain that found the lease held adds to the count, so that the
-# holder's clear sees "someone relies on a re-read" (a count above 1).
-HAND_BACK = 2
-
-
-def doorbell_key(instance_id: int) -> str:
-    return f"{_PREFIX}doorbell:{instance_id}"
 
 
 class _LocalSubscription:
@@ -74,21 +61,6 @@ class LocalNotifier:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscriptions: dict[str, list[_LocalSubscription]] = {}
-        self._doorbells: dict[int, tuple[int, float]] = {}
-
-    def count_doorbell(self, instance_id: int, by: int = 1) -> int:
-        now = time.monotonic()
-        with self._lock:
-            count, expires = self._doorbells.get(instance_id, (0, 0.0))
-            if expires <= now:
-                count, expires = 0, now + DOORBELL_COUNT_SECONDS
-            self._doorbells[instance_id] = (count + by, expires)
-            return count + by
-
-    def clear_doorbell(self, instance_id: int) -> int:
-        with self._lock:
-            count, expires = self._doorbells.pop(instance_id, (0, 0.0))
-            return count if expires > time.monotonic() else 0
 
     def publish(self, channel: str, message: dict[str, Any]) -> None:
         with self._lock:
@@ -144,31 +116,9 @@ class _RedisReplyBox:
         return None if popped is None else dict(json.loads(popped[1]))
 
 
-# Atomic on the server: add to a count, starting its expiry when this
-# created it; read a count and delete it.
-_COUNT_SCRIPT = """
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-if n == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return n
-"""
-_CLEAR_SCRIPT = """
-local n = redis.call('GET', KEYS[1])
-if n then redis.call('DEL', KEYS[1]) end
-return n
-"""
-
-
 class RedisNotifier:
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url)
-        self._count = self.client.register_script(_COUNT_SCRIPT)
-        self._clear = self.client.register_script(_CLEAR_SCRIPT)
-
-    def count_doorbell(self, instance_id: int, by: int = 1) -> int:
-        return int(self._count(keys=[doorbell_key(instance_id)], args=[by, DOORBELL_COUNT_SECONDS]))
-
-    def clear_doorbell(self, instance_id: int) -> int:
-        return int(self._clear(keys=[doorbell_key(instance_id)]) or 0)
 
     def deliver_reply(self, token: str, message: dict[str, Any]) -> None:
         key = reply_channel(token)
