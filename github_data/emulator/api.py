@@ -119,7 +119,7 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
 
     def get_repo(req: Request) -> Response:
         with ds.lock:
-            return Response(body=repo_shapes.repo(req.base_url(), ds.org, repo_of(req)))
+            return Response(body=repo_shapes.full_repo(req.base_url(), ds.org, repo_of(req)))
 
     def list_branches(req: Request) -> Response:
         with ds.lock:

@@ -10,7 +10,10 @@ from .shapes import Json, iso, node_id, simple_user, user_ref
 
 
 def repo(base: str, org: Organization, r: Repository) -> Json:
-    """A FullRepository; a superset of the Repository/MinimalRepository/webhook shapes."""
+    """A Repository: also what MinimalRepository and the webhook shapes need.
+
+    `temp_clone_token` is left out: only FullRepository (`full_repo`) documents it nullable.
+    """
     full_name = f"{org.login}/{r.name}"
     url = f"{base}/repos/{full_name}"
     open_count = sum(pr.state == "open" for pr in r.pulls.values())
@@ -106,8 +109,12 @@ def repo(base: str, org: Organization, r: Repository) -> Json:
         "license": None,
         "subscribers_count": 0,
         "network_count": 0,
-        "temp_clone_token": None,
     }
+
+
+def full_repo(base: str, org: Organization, r: Repository) -> Json:
+    """`GET /repos/{owner}/{repo}`: a FullRepository."""
+    return {**repo(base, org, r), "temp_clone_token": None}
 
 
 def branch_short(base: str, org: Organization, r: Repository, b: Branch) -> Json:
@@ -151,7 +158,11 @@ def branch_full(base: str, org: Organization, r: Repository, b: Branch, head: Js
         "commit": head,
         "_links": {"self": url, "html": f"{base}/{org.login}/{r.name}/tree/{b.name}"},
         "protected": b.protected,
-        "protection": {"enabled": b.protected, "required_status_checks": None},
+        # What GitHub sends for a branch without required status checks.
+        "protection": {
+            "enabled": b.protected,
+            "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
+        },
         "protection_url": f"{url}/protection",
     }
 
