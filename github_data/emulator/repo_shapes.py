@@ -8,10 +8,14 @@ from .gitrepos import CommitInfo
 from .models import Branch, Organization, PullRequest, Repository, User
 from .shapes import Json, iso, node_id, simple_user, user_ref
 
+# The caller's access to a repository, as an installation or a member sees it.
+PERMISSIONS = {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True}
 
-def repo(base: str, org: Organization, r: Repository) -> Json:
+
+def repo(base: str, org: Organization, r: Repository, permissions: bool = True) -> Json:
     """A Repository: also what MinimalRepository and the webhook shapes need.
 
+    `permissions` (the caller's access) is only sent to authenticated callers, as GitHub.
     `temp_clone_token` is left out: only FullRepository (`full_repo`) documents it nullable.
     """
     full_name = f"{org.login}/{r.name}"
@@ -97,13 +101,7 @@ def repo(base: str, org: Organization, r: Repository) -> Json:
         "pushed_at": iso(r.pushed_at),
         "created_at": iso(r.created_at),
         "updated_at": iso(r.updated_at),
-        "permissions": {
-            "admin": False,
-            "maintain": False,
-            "push": True,
-            "triage": True,
-            "pull": True,
-        },
+        **({"permissions": dict(PERMISSIONS)} if permissions else {}),
         "allow_forking": True,
         "web_commit_signoff_required": False,
         "license": None,
@@ -112,9 +110,9 @@ def repo(base: str, org: Organization, r: Repository) -> Json:
     }
 
 
-def full_repo(base: str, org: Organization, r: Repository) -> Json:
+def full_repo(base: str, org: Organization, r: Repository, permissions: bool = True) -> Json:
     """`GET /repos/{owner}/{repo}`: a FullRepository."""
-    return {**repo(base, org, r), "temp_clone_token": None}
+    return {**repo(base, org, r, permissions), "temp_clone_token": None}
 
 
 def branch_short(base: str, org: Organization, r: Repository, b: Branch) -> Json:

@@ -128,9 +128,10 @@ def org_simple(base: str, org: Organization) -> Json:
     }
 
 
-def org_full(base: str, org: Organization, repos: list[Repository]) -> Json:
+def org_full(base: str, org: Organization, repos: list[Repository], member: bool) -> Json:
     """`GET /orgs/{org}`. The description types `company`, `email` and `location` as
-    strings, never null, and none is required: an organization without one omits it."""
+    strings, never null, and none is required: an organization without one omits it.
+    The private counts go to members only, as on GitHub."""
     public = sum(not r.private for r in repos)
     data = org_simple(base, org)
     data.update(
@@ -146,12 +147,15 @@ def org_full(base: str, org: Organization, repos: list[Repository]) -> Json:
         following=0,
         html_url=f"{base}/{org.login}",
         type="Organization",
-        total_private_repos=len(repos) - public,
-        owned_private_repos=len(repos) - public,
         created_at=iso(org.created_at),
         updated_at=iso(org.created_at),
         archived_at=None,
     )
+    if member:
+        data.update(
+            total_private_repos=len(repos) - public,
+            owned_private_repos=len(repos) - public,
+        )
     return data
 
 
