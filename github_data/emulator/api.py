@@ -1,6 +1,6 @@
 """The GitHub REST endpoints (App, installation, repositories, pulls, members, users).
 
-Who sees what is `access`.
+Commits and comparisons are in `api_commits`; who sees what is `access`.
 """
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import repo_shapes, shapes
+from . import commit_shapes, repo_shapes, shapes
 from .access import check_org, sees_private, visible_repo
+from .api_commits import add_commit_routes
 from .models import PullRequest
 from .routing import HttpError, Request, Response, Router, paginate
 from .state import EmulatorState
@@ -143,7 +144,8 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
             branch = ds.branch(repo.name, req.params["branch"])
             info = ds.git.commits_between(ds.org.login, repo.name, None, branch.sha)[0]
             base = req.base_url()
-            head = repo_shapes.commit(base, ds.org, repo, info)
+            people = commit_shapes.People(base, ds.users)
+            head = commit_shapes.commit(base, ds.org, people, repo, info)
             return Response(body=repo_shapes.branch_full(base, ds.org, repo, branch, head))
 
     # "optional": anonymous callers get the public data (see `access`).
@@ -153,6 +155,7 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
     router.add("GET", "/repos/{owner}/{repo}", "optional", get_repo)
     router.add("GET", "/repos/{owner}/{repo}/branches", "optional", list_branches)
     router.add("GET", "/repos/{owner}/{repo}/branches/{branch+}", "optional", get_branch)
+    add_commit_routes(router, state)
 
     # -- members and users ------------------------------------------------------------------
 

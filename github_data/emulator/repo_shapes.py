@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from .gitrepos import CommitInfo
 from .models import Branch, Organization, PullRequest, Repository, User
 from .shapes import Json, iso, node_id, simple_user, user_ref
 
@@ -120,32 +117,6 @@ def branch_short(base: str, org: Organization, r: Repository, b: Branch) -> Json
         "name": b.name,
         "commit": {"sha": b.sha, "url": f"{base}/repos/{org.login}/{r.name}/commits/{b.sha}"},
         "protected": b.protected,
-    }
-
-
-def commit(base: str, org: Organization, r: Repository, info: CommitInfo) -> Json:
-    repo_url = f"{base}/repos/{org.login}/{r.name}"
-
-    def person(sig: Any) -> Json:
-        return {"name": sig.name, "email": sig.email, "date": iso(sig.when)}
-
-    return {
-        "sha": info.sha,
-        "node_id": node_id("C", int(info.sha[:12], 16)),
-        "url": f"{repo_url}/commits/{info.sha}",
-        "html_url": f"{base}/{org.login}/{r.name}/commit/{info.sha}",
-        "comments_url": f"{repo_url}/commits/{info.sha}/comments",
-        "commit": {
-            "url": f"{repo_url}/git/commits/{info.sha}",
-            "author": person(info.author),
-            "committer": person(info.committer),
-            "message": info.message,
-            "comment_count": 0,
-            "tree": {"sha": info.tree, "url": f"{repo_url}/git/trees/{info.tree}"},
-        },
-        "author": None,
-        "committer": None,
-        "parents": [{"sha": p, "url": f"{repo_url}/commits/{p}"} for p in info.parents],
     }
 
 

@@ -46,6 +46,8 @@ def public_paths(repo: str) -> list[str]:
         f"/repos/acme/{repo}/branches/main",
         f"/repos/acme/{repo}/pulls",
         f"/repos/acme/{repo}/pulls/1",
+        f"/repos/acme/{repo}/commits/feature-a",
+        f"/repos/acme/{repo}/compare/main...feature-a",
     ]
 
 
