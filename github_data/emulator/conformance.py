@@ -29,6 +29,7 @@ under a lock and only read afterwards).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -79,6 +80,9 @@ ANY_OPERATION_STATUSES: dict[int, str] = {
 ONLY_DOCUMENTED_PROPERTIES: frozenset[tuple[str, str]] = frozenset({("GET", "/user")})
 
 MAX_ERRORS_PER_RESPONSE = 8
+# Objects smaller than this are validated again rather than looked up: hashing them
+# would cost about what validating them does.
+MEMOIZED_MIN_PROPERTIES = 8
 
 
 class DescriptionMissing(RuntimeError):
@@ -96,6 +100,13 @@ class Violation:
         return (
             f"{self.exchange.describe()} [{self.operation}] at {self.json_path}: {self.message}"
         )
+
+
+@dataclass(frozen=True)
+class Documented:
+    """A documented response of an operation."""
+
+    schema_pointer: str | None  # `#/...` to its JSON schema; None: no JSON body documented
 
 
 @dataclass(frozen=True)
@@ -148,11 +159,37 @@ def _type(validator: Any, data_type: str, instance: Any, schema: Mapping[str, An
     yield from oas_keywords.type(validator, data_type, instance, schema)
 
 
-def _description_validator_class() -> Any:
+def _memoized_ref(valid: set[tuple[str, bytes]]) -> Any:
+    """`$ref` that remembers the objects it found valid. A pull request list repeats the
+    same repository object twice per pull request, and tests fetch the same objects
+    again and again; validation is deterministic, so an object once valid against a
+    schema is valid again, and this halves the suite's checking time. Invalid objects
+    are validated every time, so their errors keep their paths."""
+    ref_keyword = OAS30Validator.VALIDATORS["$ref"]
+
+    def ref(validator: Any, reference: str, instance: Any, schema: Mapping[str, Any]) -> Any:
+        if not isinstance(instance, dict) or len(instance) < MEMOIZED_MIN_PROPERTIES:
+            yield from ref_keyword(validator, reference, instance, schema)
+            return
+        digest = hashlib.blake2b(
+            json.dumps(instance, sort_keys=True).encode(), digest_size=16
+        ).digest()
+        if (reference, digest) in valid:
+            return
+        errors = list(ref_keyword(validator, reference, instance, schema))
+        if not errors:
+            valid.add((reference, digest))
+        yield from errors
+
+    return ref
+
+
+def _description_validator_class(valid: set[tuple[str, bytes]]) -> Any:
     base = OAS30Validator.VALIDATORS
     return extend(
         OAS30Validator,
         {
+            "$ref": _memoized_ref(valid),
             "type": _type,
             "oneOf": _nullable_aware(oas_keywords.oneOf),
             "anyOf": _nullable_aware(oas_keywords.anyOf),
@@ -160,9 +197,6 @@ def _description_validator_class() -> Any:
             "enum": _nullable_aware(base["enum"]),
         },
     )
-
-
-_DescriptionValidator = _description_validator_class()
 
 
 class RestDescription:
@@ -195,12 +229,13 @@ class RestDescription:
                     _template_pattern(template, multi_segment),
                 )
                 self._operations.append(operation)
-                # Two templates can normalize alike (`compare/{basehead}` has no twin, but
-                # be safe): the first one listed wins, as a router would pick it.
+                # Templates differing only in parameter names would normalize alike:
+                # the first one listed wins, as a router would pick it.
                 self._by_template.setdefault((operation.method, _normalized(template)), operation)
         resource: Resource[Any] = DRAFT4.create_resource(document)
         self._registry: Registry[Any] = Registry().with_resource(_DOCUMENT_URI, resource)
         self._validators: dict[str, Any] = {}
+        self._validator_class = _description_validator_class(set())
         self._lock = threading.Lock()
 
     @classmethod
@@ -239,9 +274,8 @@ class RestDescription:
             node = node[part.replace("~1", "/").replace("~0", "~")]
         return node
 
-    def response_schema_pointer(self, operation: Operation, status: int) -> str | None | bool:
-        """Where the JSON schema of `operation`'s `status` response lives (a `#/...` pointer),
-        None when that response has no JSON body, False when the status is undocumented."""
+    def documented_response(self, operation: Operation, status: int) -> Documented | None:
+        """What the description says `operation` answers with `status`; None: nothing."""
         key = str(status)
         responses = operation.responses
         if key in responses:
@@ -249,17 +283,17 @@ class RestDescription:
         elif f"{key[0]}XX" in responses:
             pointer = self._response_pointer(operation, f"{key[0]}XX")
         elif status in ANY_OPERATION_STATUSES:
-            return "#/components/schemas/basic-error"
+            return Documented("#/components/schemas/basic-error")
         else:
-            return False
+            return None
         response = self.pointer(pointer)
         while "$ref" in response:
             pointer = response["$ref"]
             response = self.pointer(pointer)
         for media_type in response.get("content", {}):
             if media_type == "application/json" or media_type.endswith("+json"):
-                return f"{pointer}/content/{media_type.replace('/', '~1')}/schema"
-        return None
+                return Documented(f"{pointer}/content/{media_type.replace('/', '~1')}/schema")
+        return Documented(None)
 
     def _response_pointer(self, operation: Operation, key: str) -> str:
         path = operation.template.replace("~", "~0").replace("/", "~1")
@@ -269,7 +303,7 @@ class RestDescription:
         with self._lock:
             found = self._validators.get(schema_pointer)
             if found is None:
-                found = _DescriptionValidator(
+                found = self._validator_class(
                     {"$ref": f"{_DOCUMENT_URI}{schema_pointer}"},
                     registry=self._registry,
                     format_checker=oas30_format_checker,
@@ -320,16 +354,17 @@ class ConformanceChecker:
                         "answers 404 for paths it does not serve)",
                     )
                 ]
-        schema_pointer = desc.response_schema_pointer(operation, exchange.status)
-        if schema_pointer is False:
-            documented = ", ".join(sorted(operation.responses))
+        documented = desc.documented_response(operation, exchange.status)
+        if documented is None:
+            listed = ", ".join(sorted(operation.responses))
             return [
                 Violation(
                     exchange, operation.label, "$",
                     f"status {exchange.status} is not documented for this operation "
-                    f"(documented: {documented})",
+                    f"(documented: {listed})",
                 )
             ]
+        schema_pointer = documented.schema_pointer
         if schema_pointer is None or not _is_json(exchange):
             with self._lock:
                 self.status_only += 1
@@ -341,7 +376,6 @@ class ConformanceChecker:
                     )
                 ]
             return []
-        assert isinstance(schema_pointer, str)
         violations = self._check_body(exchange, operation.label, schema_pointer)
         if (operation.method, operation.template) in ONLY_DOCUMENTED_PROPERTIES and not violations:
             body = json.loads(exchange.body)
