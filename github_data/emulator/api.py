@@ -25,6 +25,13 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
     def repo_of(req: Request) -> Any:
         return visible_repo(ds, req)
 
+    def for_caller(req: Request, repo_json: dict[str, Any]) -> dict[str, Any]:
+        """A repository as this caller gets it: `permissions` (the caller's access) only
+        for an authenticated caller, as GitHub."""
+        if req.token is None:
+            repo_json.pop("permissions", None)
+        return repo_json
+
     def actor_of(req: Request) -> str:
         if req.token is not None and req.token.kind == "user" and req.token.login:
             return req.token.login
@@ -117,15 +124,13 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
             if kind in ("public", "private"):
                 repos = [r for r in repos if r.private == (kind == "private")]
             chunk, links = paginate(req, repos)
-            authenticated = req.token is not None
-            body = [repo_shapes.repo(req.base_url(), ds.org, r, authenticated) for r in chunk]
+            body = [for_caller(req, repo_shapes.repo(req.base_url(), ds.org, r)) for r in chunk]
             return Response(body=body, headers=links)
 
     def get_repo(req: Request) -> Response:
         with ds.lock:
-            repo, authenticated = repo_of(req), req.token is not None
-            body = repo_shapes.full_repo(req.base_url(), ds.org, repo, authenticated)
-            return Response(body=body)
+            body = repo_shapes.full_repo(req.base_url(), ds.org, repo_of(req))
+            return Response(body=for_caller(req, body))
 
     def list_branches(req: Request) -> Response:
         with ds.lock:
@@ -201,10 +206,9 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
 
     def pull_body(req: Request, repo: Any, pr: PullRequest, full: bool) -> dict[str, Any]:
         body = repo_shapes.pull(req.base_url(), ds.org, ds.users, repo, pr, full)
-        if req.token is None:  # the caller's permissions are only told to a known caller
-            for side in ("head", "base"):
-                if body[side]["repo"] is not None:
-                    body[side]["repo"].pop("permissions", None)
+        for side in ("head", "base"):
+            if body[side]["repo"] is not None:
+                for_caller(req, body[side]["repo"])
         return body
 
     def list_pulls(req: Request) -> Response:

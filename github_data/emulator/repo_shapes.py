@@ -5,16 +5,9 @@ from __future__ import annotations
 from .models import Branch, Organization, PullRequest, Repository, User
 from .shapes import Json, iso, node_id, simple_user, user_ref
 
-# The caller's access to a repository, as an installation or a member sees it.
-PERMISSIONS = {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True}
 
-
-def repo(base: str, org: Organization, r: Repository, permissions: bool = True) -> Json:
-    """A Repository: also what MinimalRepository and the webhook shapes need.
-
-    `permissions` (the caller's access) is only sent to authenticated callers, as GitHub.
-    `temp_clone_token` is left out: only FullRepository (`full_repo`) documents it nullable.
-    """
+def repo(base: str, org: Organization, r: Repository) -> Json:
+    """A FullRepository; a superset of the Repository/MinimalRepository/webhook shapes."""
     full_name = f"{org.login}/{r.name}"
     url = f"{base}/repos/{full_name}"
     open_count = sum(pr.state == "open" for pr in r.pulls.values())
@@ -98,18 +91,19 @@ def repo(base: str, org: Organization, r: Repository, permissions: bool = True) 
         "pushed_at": iso(r.pushed_at),
         "created_at": iso(r.created_at),
         "updated_at": iso(r.updated_at),
-        **({"permissions": dict(PERMISSIONS)} if permissions else {}),
+        "permissions": {
+            "admin": False,
+            "maintain": False,
+            "push": True,
+            "triage": True,
+            "pull": True,
+        },
         "allow_forking": True,
         "web_commit_signoff_required": False,
         "license": None,
         "subscribers_count": 0,
         "network_count": 0,
     }
-
-
-def full_repo(base: str, org: Organization, r: Repository, permissions: bool = True) -> Json:
-    """`GET /repos/{owner}/{repo}`: a FullRepository."""
-    return {**repo(base, org, r, permissions), "temp_clone_token": None}
 
 
 def branch_short(base: str, org: Organization, r: Repository, b: Branch) -> Json:
@@ -220,3 +214,10 @@ def pull(
             changed_files=1,
         )
     return data
+
+
+def full_repo(base: str, org: Organization, r: Repository) -> Json:
+    """`GET /repos/{owner}/{repo}`: `repo` and `temp_clone_token` (null), which GitHub
+    sends there. Only FullRepository documents that field as nullable; the other
+    repository shapes type it as a string, so `repo` leaves it out."""
+    return {**repo(base, org, r), "temp_clone_token": None}
