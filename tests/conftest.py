@@ -19,6 +19,10 @@ from django.db import connection
 
 from foundry.actors.processes import CeleryProcesses
 
+# Every emulator response the suite makes is checked against GitHub's REST
+# description (tests/emulator_conformance.py).
+pytest_plugins = ["tests.emulator_conformance"]
+
 
 def test_database_url() -> str:
     """The URL of the database pytest-django created, for child processes."""

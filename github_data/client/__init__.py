@@ -4,9 +4,11 @@
         repos = client.list_installation_repositories()
 
 Modules: `core` (the client), `auth` (App JWT, cached installation token), `retry` (when and
-how long to wait), `transport` (request counting), `errors`, `data` (typed results).
+how long to wait), `transport` (request counting), `errors`, `data` and `commit_data`
+(typed results).
 """
 
+from .commit_data import CommitData, ComparisonData, FileChangeData
 from .core import GitHubClient, find_installation_id, walk_organization
 from .data import BranchData, MemberData, PullRequestData, RepoData
 from .errors import (
@@ -19,6 +21,9 @@ from .errors import (
 
 __all__ = [
     "BranchData",
+    "CommitData",
+    "ComparisonData",
+    "FileChangeData",
     "GitHubAuthError",
     "GitHubClient",
     "GitHubConfigError",

@@ -24,6 +24,7 @@ from githubkit.cache import MemCacheStrategy
 from githubkit.exception import GitHubException
 
 from .auth import AppJWTSigner, FoundryAppAuthStrategy
+from .commit_data import CommitData, ComparisonData
 from .data import BranchData, MemberData, PullRequestData, RepoData
 from .errors import GitHubConfigError, GitHubError, GitHubRequestError, translate
 from .retry import RetryPolicy
@@ -269,6 +270,21 @@ class GitHubClient:
                 owner, repo, title=title, head=head, base=base, body=body
             )
         return PullRequestData.from_json(response.json())
+
+    def get_commit(self, owner: str, repo: str, ref: str) -> CommitData:
+        """`GET /repos/{owner}/{repo}/commits/{ref}`: one commit (a sha or a branch name),
+        with its stats and changed files (against its first parent)."""
+        with self._call("GET", f"/repos/{owner}/{repo}/commits/{ref}"):
+            response = self._github.rest.repos.get_commit(owner, repo, ref)
+        return CommitData.from_json(response.json())
+
+    def compare_commits(self, owner: str, repo: str, base: str, head: str) -> ComparisonData:
+        """`GET /repos/{owner}/{repo}/compare/{base}...{head}`: ahead/behind, merge base,
+        head's commits (the 250 most recent) and the files changed since the merge base."""
+        basehead = f"{base}...{head}"
+        with self._call("GET", f"/repos/{owner}/{repo}/compare/{basehead}"):
+            response = self._github.rest.repos.compare_commits(owner, repo, basehead)
+        return ComparisonData.from_json(response.json())
 
     def get_org_installation_id(self, org: str) -> int:
         """The App's installation on `org` (an organization or a personal account), as the

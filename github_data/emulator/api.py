@@ -1,11 +1,16 @@
-"""The GitHub REST endpoints (App, installation, repositories, pulls, members, users)."""
+"""The GitHub REST endpoints (App, installation, repositories, pulls, members, users).
+
+Commits and comparisons are in `api_commits`; who sees what is `access`.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from . import repo_shapes, shapes
+from . import commit_shapes, repo_shapes, shapes
+from .access import check_org, sees_private, visible_repo
+from .api_commits import add_commit_routes
 from .models import PullRequest
 from .routing import HttpError, Request, Response, Router, paginate
 from .state import EmulatorState
@@ -17,13 +22,15 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
     ds = state.dataset
     router = Router()
 
-    def check_org(name: str) -> None:
-        if name.lower() != ds.org.login.lower():
-            raise HttpError(404, "Not Found")
-
     def repo_of(req: Request) -> Any:
-        check_org(req.params["owner"])
-        return ds.repo(req.params["repo"])
+        return visible_repo(ds, req)
+
+    def for_caller(req: Request, repo_json: dict[str, Any]) -> dict[str, Any]:
+        """A repository as this caller gets it: `permissions` (the caller's access) only
+        for an authenticated caller, as GitHub."""
+        if req.token is None:
+            repo_json.pop("permissions", None)
+        return repo_json
 
     def actor_of(req: Request) -> str:
         if req.token is not None and req.token.kind == "user" and req.token.login:
@@ -56,7 +63,7 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
             return Response(body=shapes.installation(req.base_url(), ds.org, ds.app, inst))
 
     def org_installation(req: Request) -> Response:
-        check_org(req.params["org"])
+        check_org(ds, req.params["org"])
         with ds.lock:
             inst = installation_or_404()
             return Response(body=shapes.installation(req.base_url(), ds.org, ds.app, inst))
@@ -101,25 +108,29 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
             return Response(body=body, headers=links)
 
     def get_org(req: Request) -> Response:
-        check_org(req.params["org"])
+        check_org(ds, req.params["org"])
         with ds.lock:
-            return Response(body=shapes.org_full(req.base_url(), ds.org, list(ds.repos.values())))
+            member = sees_private(ds, req.token)
+            repos = list(ds.repos.values())
+            return Response(body=shapes.org_full(req.base_url(), ds.org, repos, member))
 
     def org_repos(req: Request) -> Response:
-        check_org(req.params["org"])
+        check_org(ds, req.params["org"])
         with ds.lock:
             repos = list(ds.repos.values())
+            if not sees_private(ds, req.token):
+                repos = [r for r in repos if not r.private]
             kind = req.query.get("type", "all")
             if kind in ("public", "private"):
                 repos = [r for r in repos if r.private == (kind == "private")]
             chunk, links = paginate(req, repos)
-            return Response(
-                body=[repo_shapes.repo(req.base_url(), ds.org, r) for r in chunk], headers=links
-            )
+            body = [for_caller(req, repo_shapes.repo(req.base_url(), ds.org, r)) for r in chunk]
+            return Response(body=body, headers=links)
 
     def get_repo(req: Request) -> Response:
         with ds.lock:
-            return Response(body=repo_shapes.repo(req.base_url(), ds.org, repo_of(req)))
+            body = repo_shapes.full_repo(req.base_url(), ds.org, repo_of(req))
+            return Response(body=for_caller(req, body))
 
     def list_branches(req: Request) -> Response:
         with ds.lock:
@@ -138,29 +149,34 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
             branch = ds.branch(repo.name, req.params["branch"])
             info = ds.git.commits_between(ds.org.login, repo.name, None, branch.sha)[0]
             base = req.base_url()
-            head = repo_shapes.commit(base, ds.org, repo, info)
+            people = commit_shapes.People(base, ds.users)
+            head = commit_shapes.commit(base, ds.org, people, repo, info)
             return Response(body=repo_shapes.branch_full(base, ds.org, repo, branch, head))
 
+    # "optional": anonymous callers get the public data (see `access`).
     router.add("GET", "/installation/repositories", "installation", installation_repositories)
-    router.add("GET", "/orgs/{org}", "token", get_org)
-    router.add("GET", "/orgs/{org}/repos", "token", org_repos)
-    router.add("GET", "/repos/{owner}/{repo}", "token", get_repo)
-    router.add("GET", "/repos/{owner}/{repo}/branches", "token", list_branches)
-    router.add("GET", "/repos/{owner}/{repo}/branches/{branch+}", "token", get_branch)
+    router.add("GET", "/orgs/{org}", "optional", get_org)
+    router.add("GET", "/orgs/{org}/repos", "optional", org_repos)
+    router.add("GET", "/repos/{owner}/{repo}", "optional", get_repo)
+    router.add("GET", "/repos/{owner}/{repo}/branches", "optional", list_branches)
+    router.add("GET", "/repos/{owner}/{repo}/branches/{branch+}", "optional", get_branch)
+    add_commit_routes(router, state)
 
     # -- members and users ------------------------------------------------------------------
 
     def list_members(req: Request) -> Response:
-        check_org(req.params["org"])
+        check_org(ds, req.params["org"])
         with ds.lock:
             role = req.query.get("role", "all")
             logins = [m for m, r in ds.org.members.items() if role == "all" or r == role]
+            if not sees_private(ds, req.token):
+                logins = []  # no public memberships (see `access`)
             chunk, links = paginate(req, logins)
             body = [shapes.simple_user(req.base_url(), m, ds.users[m].id) for m in chunk]
             return Response(body=body, headers=links)
 
     def check_member(req: Request) -> Response:
-        check_org(req.params["org"])
+        check_org(ds, req.params["org"])
         with ds.lock:
             members = {m.lower() for m in ds.org.members}
         if req.params["username"].lower() not in members:
@@ -168,7 +184,7 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
         return Response(204)
 
     def org_membership(req: Request) -> Response:
-        check_org(req.params["org"])
+        check_org(ds, req.params["org"])
         with ds.lock:
             user = ds.user(req.params["username"])
             role = ds.org.members.get(user.login)
@@ -181,7 +197,7 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
             user = ds.user(req.params["username"])
             return Response(body=shapes.user_full(req.base_url(), user))
 
-    router.add("GET", "/orgs/{org}/members", "token", list_members)
+    router.add("GET", "/orgs/{org}/members", "optional", list_members)
     router.add("GET", "/orgs/{org}/members/{username}", "token", check_member)
     router.add("GET", "/orgs/{org}/memberships/{username}", "token", org_membership)
     router.add("GET", "/users/{username}", "optional", get_user)
@@ -189,7 +205,11 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
     # -- pull requests ----------------------------------------------------------------------
 
     def pull_body(req: Request, repo: Any, pr: PullRequest, full: bool) -> dict[str, Any]:
-        return repo_shapes.pull(req.base_url(), ds.org, ds.users, repo, pr, full)
+        body = repo_shapes.pull(req.base_url(), ds.org, ds.users, repo, pr, full)
+        for side in ("head", "base"):
+            if body[side]["repo"] is not None:
+                for_caller(req, body[side]["repo"])
+        return body
 
     def list_pulls(req: Request) -> Response:
         wanted = req.query.get("state", "open")
@@ -263,9 +283,9 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
         }
         return Response(body=body)
 
-    router.add("GET", "/repos/{owner}/{repo}/pulls", "token", list_pulls)
+    router.add("GET", "/repos/{owner}/{repo}/pulls", "optional", list_pulls)
     router.add("POST", "/repos/{owner}/{repo}/pulls", "token", create_pull)
-    router.add("GET", "/repos/{owner}/{repo}/pulls/{number}", "token", get_pull)
+    router.add("GET", "/repos/{owner}/{repo}/pulls/{number}", "optional", get_pull)
     router.add("PATCH", "/repos/{owner}/{repo}/pulls/{number}", "token", update_pull)
     router.add("PUT", "/repos/{owner}/{repo}/pulls/{number}/merge", "token", merge_pull)
 

@@ -340,28 +340,39 @@ class GitStore:
 
         With `before=None` (a new branch) only the head commit is returned.
         """
-        rev_range = [after, "-n", "1"] if before is None else [after, f"^{before}", "-n", "20"]
-        sep = "\x1f"
-        fmt = sep.join(["%H", "%T", "%P", "%an", "%ae", "%at", "%cn", "%ce", "%ct", "%B"]) + "\x1e"
-        out = _git(self.path(owner, name), "log", f"--format={fmt}", *rev_range, "--")
-        commits: list[CommitInfo] = []
-        for record in out.split("\x1e"):
-            record = record.strip("\n")
-            if not record:
-                continue
-            sha, tree, parents, an, ae, at, cn, ce, ct, body = record.split(sep, 9)
-            commits.append(
-                CommitInfo(
-                    sha=sha,
-                    tree=tree,
-                    message=body.strip(),
-                    author=Signature(an, ae, datetime.fromtimestamp(int(at), UTC)),
-                    committer=Signature(cn, ce, datetime.fromtimestamp(int(ct), UTC)),
-                    parents=tuple(parents.split()),
-                )
+        repo = self.path(owner, name)
+        if before is None:
+            return log(repo, after, limit=1)
+        return log(repo, after, f"^{before}", limit=20)
+
+
+_LOG_FIELDS = ["%H", "%T", "%P", "%an", "%ae", "%at", "%cn", "%ce", "%ct", "%B"]
+
+
+def log(repo: Path, *revisions: str, limit: int | None = None) -> list[CommitInfo]:
+    """Commits of `git log REVISIONS` (the newest `limit` of them), oldest first."""
+    sep = "\x1f"
+    fmt = sep.join(_LOG_FIELDS) + "\x1e"
+    limit_args = ["-n", str(limit)] if limit is not None else []
+    out = _git(repo, "log", f"--format={fmt}", *limit_args, *revisions, "--")
+    commits: list[CommitInfo] = []
+    for record in out.split("\x1e"):
+        record = record.strip("\n")
+        if not record:
+            continue
+        sha, tree, parents, an, ae, at, cn, ce, ct, body = record.split(sep, 9)
+        commits.append(
+            CommitInfo(
+                sha=sha,
+                tree=tree,
+                message=body.strip(),
+                author=Signature(an, ae, datetime.fromtimestamp(int(at), UTC)),
+                committer=Signature(cn, ce, datetime.fromtimestamp(int(ct), UTC)),
+                parents=tuple(parents.split()),
             )
-        commits.reverse()
-        return commits
+        )
+    commits.reverse()
+    return commits
 
 
 def make_temp_root() -> Path:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from .gitrepos import CommitInfo
 from .models import Branch, Organization, PullRequest, Repository, User
 from .shapes import Json, iso, node_id, simple_user, user_ref
 
@@ -106,7 +103,6 @@ def repo(base: str, org: Organization, r: Repository) -> Json:
         "license": None,
         "subscribers_count": 0,
         "network_count": 0,
-        "temp_clone_token": None,
     }
 
 
@@ -118,32 +114,6 @@ def branch_short(base: str, org: Organization, r: Repository, b: Branch) -> Json
     }
 
 
-def commit(base: str, org: Organization, r: Repository, info: CommitInfo) -> Json:
-    repo_url = f"{base}/repos/{org.login}/{r.name}"
-
-    def person(sig: Any) -> Json:
-        return {"name": sig.name, "email": sig.email, "date": iso(sig.when)}
-
-    return {
-        "sha": info.sha,
-        "node_id": node_id("C", int(info.sha[:12], 16)),
-        "url": f"{repo_url}/commits/{info.sha}",
-        "html_url": f"{base}/{org.login}/{r.name}/commit/{info.sha}",
-        "comments_url": f"{repo_url}/commits/{info.sha}/comments",
-        "commit": {
-            "url": f"{repo_url}/git/commits/{info.sha}",
-            "author": person(info.author),
-            "committer": person(info.committer),
-            "message": info.message,
-            "comment_count": 0,
-            "tree": {"sha": info.tree, "url": f"{repo_url}/git/trees/{info.tree}"},
-        },
-        "author": None,
-        "committer": None,
-        "parents": [{"sha": p, "url": f"{repo_url}/commits/{p}"} for p in info.parents],
-    }
-
-
 def branch_full(base: str, org: Organization, r: Repository, b: Branch, head: Json) -> Json:
     url = f"{base}/repos/{org.login}/{r.name}/branches/{b.name}"
     return {
@@ -151,7 +121,11 @@ def branch_full(base: str, org: Organization, r: Repository, b: Branch, head: Js
         "commit": head,
         "_links": {"self": url, "html": f"{base}/{org.login}/{r.name}/tree/{b.name}"},
         "protected": b.protected,
-        "protection": {"enabled": b.protected, "required_status_checks": None},
+        # What GitHub sends for a branch without required status checks.
+        "protection": {
+            "enabled": b.protected,
+            "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
+        },
         "protection_url": f"{url}/protection",
     }
 
@@ -240,3 +214,10 @@ def pull(
             changed_files=1,
         )
     return data
+
+
+def full_repo(base: str, org: Organization, r: Repository) -> Json:
+    """`GET /repos/{owner}/{repo}`: `repo` and `temp_clone_token` (null), which GitHub
+    sends there. Only FullRepository documents that field as nullable; the other
+    repository shapes type it as a string, so `repo` leaves it out."""
+    return {**repo(base, org, r), "temp_clone_token": None}

@@ -24,6 +24,7 @@ class Request:
     request_id: str
     raw_query: str = ""
     params: dict[str, str] = field(default_factory=dict)
+    route: str | None = None  # the template of the route that matched
     token: Token | None = None
 
     def json(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from . import recording
 from .api import build_api_router
 from .auth import AuthError, Token, verify_app_jwt
 from .control import build_control_router
@@ -45,19 +46,24 @@ class EmulatorApp:
         )
         req = Request(method, path, dict(parse_qsl(parts.query)), headers, body, rid, parts.query)
         is_api = False
+        area = "api"
         rate_override: dict[str, int] | None = None
         try:
             if path.startswith("/_emulator/"):
+                area = "control"
                 response = self._dispatch(self.control, req, "emulator")
             elif GIT_PATH.match(path):
+                area = "git"
                 self.state.counter.add(f"GIT {method}")
                 self._check_fault(req, is_api=False)
                 response = self._git(req)
             elif path.startswith("/_avatars/"):
+                area = "avatar"
                 self.state.counter.add("GET /_avatars/{id}")
                 response = _avatar(path.rsplit("/", 1)[-1])
             else:
                 is_api = not path.startswith("/login/oauth/")
+                area = "api" if is_api else "oauth"
                 response = self._dispatch(self.api if is_api else self.oauth, req, "api")
         except _Faulted as faulted:
             response, rate_override = faulted.response, faulted.rate
@@ -70,7 +76,21 @@ class EmulatorApp:
         except Exception as exc:  # a bug in the emulator: answer 500 and log it loudly
             log.exception("emulator failed on %s %s", method, target)
             response = HttpError(500, f"emulator error: {type(exc).__name__}: {exc}").response()
-        return self._finish(req, response, is_api, rate_override)
+        status, out_headers, payload = self._finish(req, response, is_api, rate_override)
+        if recording.listening():
+            recording.publish(
+                recording.Exchange(
+                    method=method,
+                    path=path,
+                    query=parts.query,
+                    area=area,
+                    route=req.route,
+                    status=status,
+                    content_type=response.content_type,
+                    body=payload,
+                )
+            )
+        return status, out_headers, payload
 
     # -- dispatch -------------------------------------------------------------------------
 
@@ -82,7 +102,7 @@ class EmulatorApp:
                 self._apply_latency()
             raise HttpError(404, "Not Found")
         route, params = found
-        req.params = params
+        req.params, req.route = params, route.template
         self.state.counter.add(route.kind)
         if area == "api":
             self._check_fault(req, is_api=not route.template.startswith("/login/"))

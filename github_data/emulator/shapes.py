@@ -77,6 +77,8 @@ def user_ref(base: str, users: dict[str, User], org: Organization, login: str) -
 
 
 def user_full(base: str, user: User, private: bool = False) -> Json:
+    """A public user; `private=True`: the signed-in user's own profile (`GET /user`), whose
+    `user_view_type` picks the description's private-user schema."""
     data = simple_user(base, user.login, user.id)
     data.update(
         name=user.name,
@@ -96,6 +98,7 @@ def user_full(base: str, user: User, private: bool = False) -> Json:
     )
     if private:
         data.update(
+            user_view_type="private",
             private_gists=0,
             total_private_repos=0,
             owned_private_repos=0,
@@ -125,15 +128,15 @@ def org_simple(base: str, org: Organization) -> Json:
     }
 
 
-def org_full(base: str, org: Organization, repos: list[Repository]) -> Json:
+def org_full(base: str, org: Organization, repos: list[Repository], member: bool) -> Json:
+    """`GET /orgs/{org}`. The description types `company`, `email` and `location` as
+    strings, never null, and none is required: an organization without one omits it.
+    The private counts go to members only, as on GitHub."""
     public = sum(not r.private for r in repos)
     data = org_simple(base, org)
     data.update(
         name=org.name,
-        company=None,
         blog="",
-        location=None,
-        email=None,
         twitter_username=None,
         is_verified=False,
         has_organization_projects=True,
@@ -144,20 +147,33 @@ def org_full(base: str, org: Organization, repos: list[Repository]) -> Json:
         following=0,
         html_url=f"{base}/{org.login}",
         type="Organization",
-        total_private_repos=len(repos) - public,
-        owned_private_repos=len(repos) - public,
         created_at=iso(org.created_at),
         updated_at=iso(org.created_at),
         archived_at=None,
     )
+    if member:
+        data.update(
+            total_private_repos=len(repos) - public,
+            owned_private_repos=len(repos) - public,
+        )
     return data
 
 
 def installation(base: str, org: Organization, app: GitHubApp, inst: Installation) -> Json:
+    # `GET /app/installations` documents the account as a simple user *and* an enterprise
+    # (allOf), the single installation as either (anyOf): the account carries the
+    # enterprise's required fields too, from the organization, so it satisfies both.
+    account = simple_user(base, org.login, org.id, "Organization")
+    account.update(
+        name=org.name,
+        slug=org.login,
+        created_at=iso(org.created_at),
+        updated_at=iso(org.created_at),
+    )
     return {
         "id": inst.id,
         "client_id": app.client_id,
-        "account": simple_user(base, org.login, org.id, "Organization"),
+        "account": account,
         "repository_selection": "all",
         "access_tokens_url": f"{base}/app/installations/{inst.id}/access_tokens",
         "repositories_url": f"{base}/installation/repositories",

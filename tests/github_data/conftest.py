@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from github_data.client import GitHubClient
 from github_data.emulator import EmulatorConfig, GitHubEmulator
 from github_data.emulator.generate import generate_keypair
 
@@ -53,6 +54,29 @@ def api(emulator: GitHubEmulator) -> Iterator[httpx.Client]:
     }
     with httpx.Client(base_url=emulator.base_url, headers=headers, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., GitHubClient]]:
+    """A client on an emulator, with its credentials; closed after the test."""
+    made: list[GitHubClient] = []
+
+    def make(gh: GitHubEmulator, **overrides: Any) -> GitHubClient:
+        kwargs: dict[str, Any] = {
+            "installation_id": gh.installation_id,
+            "app_id": str(gh.app_id),
+            "private_key_pem": gh.app_private_key_pem,
+            "base_url": gh.base_url,
+            "retry_backoff": 0.05,  # keep 5xx tests quick; the waits GitHub asks for are real
+        }
+        kwargs.update(overrides)
+        client = GitHubClient(**kwargs)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
 
 
 @dataclass

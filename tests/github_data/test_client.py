@@ -1,7 +1,7 @@
 """Foundry's GitHub client against the local GitHub emulator, over real HTTP (no mocks).
 
-The emulator fixtures (`make_emulator`, a session-wide App key) come from this directory's
-conftest. No database is needed: the client only reads settings.
+The emulator fixtures (`make_emulator`, `make_client`, a session-wide App key) come from
+this directory's conftest. No database is needed: the client only reads settings.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -38,29 +38,6 @@ MakeClient = Callable[..., GitHubClient]
 
 TOKEN_ROUTE = "POST /app/installations/{installation_id}/access_tokens"
 BRANCHES_ROUTE = "GET /repos/{owner}/{repo}/branches"
-
-
-@pytest.fixture
-def make_client() -> Iterator[Callable[..., GitHubClient]]:
-    """A client on an emulator, with its credentials; closed after the test."""
-    made: list[GitHubClient] = []
-
-    def make(gh: GitHubEmulator, **overrides: Any) -> GitHubClient:
-        kwargs: dict[str, Any] = {
-            "installation_id": gh.installation_id,
-            "app_id": str(gh.app_id),
-            "private_key_pem": gh.app_private_key_pem,
-            "base_url": gh.base_url,
-            "retry_backoff": 0.05,  # keep 5xx tests quick; the waits GitHub asks for are real
-        }
-        kwargs.update(overrides)
-        client = GitHubClient(**kwargs)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
 
 
 def total_requests(gh: GitHubEmulator) -> int:

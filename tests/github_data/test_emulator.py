@@ -202,7 +202,9 @@ def test_installation_token_flow(emulator: GitHubEmulator) -> None:
             client.get("/orgs/acme", headers={"Authorization": "token ghs_unknown"}).status_code
             == 401
         )
-        assert client.get("/orgs/acme").status_code == 401
+        # No credentials at all: the installation's endpoints need them (public data
+        # does not, see test_anonymous_callers_see_public_data_only).
+        assert client.get("/installation/repositories").status_code == 401
         emulator.tokens.expire(token)
         assert (
             client.get("/orgs/acme", headers={"Authorization": f"token {token}"}).status_code == 401
