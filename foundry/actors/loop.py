@@ -204,21 +204,25 @@ def run_command(
     except LeaseLost as lost:
         logger.warning("%s could not finish %s: %s", lease.owner, command, lost)
         return Stopped.LEASE_LOST
-    notify_finished(command, outcome.message())
+    notify_finished(command, outcome.message(), watched=finished.watched)
     return finished
 
 
-def notify_finished(command: Command, outcome: dict[str, Any]) -> None:
-    """Wake whoever waits: blocked senders, and a suspended parent command.
+def notify_finished(command: Command, outcome: dict[str, Any], *, watched: bool) -> None:
+    """Wake whoever waits: a blocked sender (its reply box), waiters on the
+    command's channel (when any said so), a suspended parent command.
     Called after the outcome committed; failures are logged, never raised
     (waiters re-read the row, the sweeper rings a parent that was missed)."""
-    def reply() -> None:
-        if command.reply_to:
-            get_notifier().deliver_reply(command.reply_to, outcome)
-        else:
-            get_notifier().publish(command_channel(command.pk), outcome)
-
-    doorbell.ring_safely(reply, f"reply of {command}")
+    if command.reply_to:
+        reply_to = command.reply_to
+        doorbell.ring_safely(
+            lambda: get_notifier().deliver_reply(reply_to, outcome), f"reply of {command}"
+        )
+    if watched:
+        doorbell.ring_safely(
+            lambda: get_notifier().publish(command_channel(command.pk), outcome),
+            f"outcome of {command} for its waiters",
+        )
     parent_id = command.caused_by_id
     if command.parent_waits and parent_id is not None:
         def wake_parent() -> None:

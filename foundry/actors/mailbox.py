@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from foundry.actors import doorbell
 from foundry.actors.context import current_context, outcome_of, unwrap_outcome
 from foundry.actors.errors import ActorError, CommandTimeout, WaitNotAllowed
-from foundry.actors.models import FINISHED_STATUSES, Command
+from foundry.actors.models import FINISHED_STATUSES, OPEN_STATUSES, Command
 from foundry.actors.replies import command_channel, get_notifier
 from foundry.actors.sql import insert_command
 
@@ -138,8 +138,14 @@ def _send_and_wait(
 
 
 def wait_for_command(ref: CommandRef, *, timeout: float | None) -> Any:
-    """Block the calling thread (never a handler) until ``ref`` finishes."""
+    """Block the calling thread (never a handler) until ``ref`` finishes.
+
+    Subscribe, then mark the command watched, then read it: a command that
+    finishes after the mark publishes its outcome on the channel (the mark
+    and the outcome update the same row, so one sees the other); one that
+    finished before it is found by the read."""
     with get_notifier().subscribe(command_channel(ref.id)) as subscription:
+        Command.objects.filter(pk=ref.id, status__in=OPEN_STATUSES).update(watched=True)
         return _await(ref, subscription, timeout=timeout, read_first=True)
 
 

@@ -72,6 +72,10 @@ class Command(models.Model):
     # A blocked sender subscribed to this token before sending; the outcome
     # is published there (empty: published on the command's own channel).
     reply_to = models.CharField(max_length=64, blank=True, default="")
+    # Someone listens on the command's channel (``CommandRef.wait``): only
+    # then does finishing it publish there, a Redis round trip saved for
+    # every command nobody waits on.
+    watched = models.BooleanField(default=False)
     waiting_for = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -59,7 +59,9 @@ def cancel_queued_command(command_id: int) -> bool:
         command = Command.objects.get(pk=command_id)
         outcome = {"status": CommandStatus.CANCELLED.value, "result": None, "error_type": "",
                    "error_message": ""}
-        transaction.on_commit(lambda: notify_finished(command, outcome))
+        transaction.on_commit(
+            lambda: notify_finished(command, outcome, watched=command.watched)
+        )
     return True
 
 

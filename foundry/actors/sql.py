@@ -216,8 +216,8 @@ def command_from_row(row: dict[str, Any] | None) -> Command | None:
 
 _COMMAND_INSERT_COLUMNS = (
     "instance_id", "name", "payload", "status", "result", "error_type", "error_message",
-    "traceback", "attempts", "caused_by_id", "parent_waits", "reply_to", "waiting_for_id",
-    "wait_deadline", "started_at", "finished_at",
+    "traceback", "attempts", "caused_by_id", "parent_waits", "reply_to", "watched",
+    "waiting_for_id", "wait_deadline", "started_at", "finished_at",
 )
 
 
@@ -235,7 +235,7 @@ def insert_command(
 ) -> int:
     row = fetch_one(_insert_command_sql(), [
         instance_id, name, db_json(payload), "queued", None, "", "", "", 0, caused_by,
-        parent_waits, reply_to, None, None, None, None,
+        parent_waits, reply_to, False, None, None, None, None,
     ])
     assert row is not None  # INSERT … RETURNING always returns its row
     return int(row["id"])

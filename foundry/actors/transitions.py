@@ -136,6 +136,8 @@ class Taken:
 class Finished:
     next_command: Command | None = None
     released: bool = False
+    # Someone listens on the finished command's channel.
+    watched: bool = False
 
 
 @dataclass
@@ -422,7 +424,7 @@ def _finish_pg_sql(with_step: bool) -> str:
 WITH finished AS (
     UPDATE {COMMANDS} SET {_outcome_set()}
     WHERE id = %(command)s AND status = 'running' AND {_FENCE}
-    RETURNING id
+    RETURNING id, watched
 ){step}, next_head AS (
     SELECT head.id FROM {COMMANDS} head
     WHERE head.instance_id = %(instance)s AND head.status IN {OPEN} AND head.id <> %(command)s
@@ -442,6 +444,7 @@ WITH finished AS (
 )
 SELECT (SELECT COUNT(*) FROM finished) AS finished,
     (SELECT COUNT(*) FROM unlocked) AS released,
+    (SELECT watched FROM finished) AS watched_finished,
     claimed.*
 FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE
 """
@@ -451,6 +454,7 @@ def _outcome_sqlite_sql() -> str:
     return f"""
 UPDATE {COMMANDS} SET {_outcome_set()}
 WHERE id = %(command)s AND status = 'running' AND {_FENCE}
+RETURNING watched
 """
 
 
@@ -476,18 +480,22 @@ def finish(
             raise lease.lost()
         if row["released"]:
             lease.let_go()
-        return Finished(_claimed(row), released=bool(row["released"]))
+        return Finished(
+            _claimed(row), released=bool(row["released"]), watched=bool(row["watched_finished"])
+        )
     with transaction.atomic():
         if unwritten is not None:
             write_step(lease, unwritten)
-        if execute(_outcome_sqlite_sql(), params) != 1:
+        outcome_row = fetch_one(_outcome_sqlite_sql(), params)
+        if outcome_row is None:
             raise lease.lost()
+        watched = bool(outcome_row["watched"])
         # The claim counted the open commands (this one included): after
         # the last one, let go in the same transaction.
         if getattr(command, "open_before_claim", 2) <= 1 and _release_if_idle_sqlite(lease):
-            return Finished(released=True)
+            return Finished(released=True, watched=watched)
         next_command = claim_head(lease) if claim_next else None
-    return Finished(next_command)
+    return Finished(next_command, watched=watched)
 
 
 # --- letting go ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from celery.signals import before_task_publish
-from django.db import close_old_connections
+from django.db import connection
 
 from foundry.actors import (
     ActorNotFound,
@@ -74,7 +74,7 @@ def test_order_and_exclusion(workers: Workers) -> None:
         except BaseException as exc:  # reported by the main thread below
             errors.append(exc)
         finally:
-            close_old_connections()
+            connection.close()  # this thread's own connection
 
     threads = [threading.Thread(target=sender, args=(i,)) for i in range(4)]
     for t in threads:
