@@ -41,6 +41,7 @@ def pull_request_fields(org: str, repository_pk: int, pr: PullRequestData) -> di
         "draft": pr.draft,
         "head_ref": pr.head_ref,
         "head_sha": pr.head_sha,
+        "head_repo_full_name": pr.head_repo_full_name,
         "base_ref": pr.base_ref,
         "author_login": pr.author_login or "",
         "author_avatar_url": pr.author_avatar_url or "",
@@ -67,6 +68,9 @@ def pull_request_in(repo_id: int, repo_name: str, pr: PullRequestData) -> PullRe
         title=pr.title,
         head_ref=pr.head_ref,
         head_sha=pr.head_sha,
+        head_repo_id=pr.head_repo_id,
+        head_repo_full_name=pr.head_repo_full_name,
+        head_repo_fork=pr.head_repo_fork,
         # None: the author's account was deleted (GitHub's "ghost").
         author_login=pr.author_login or "",
         author_avatar_url=pr.author_avatar_url or "",

@@ -24,8 +24,8 @@ from github_data.models import (
     GitHubRepository,
     WebhookDelivery,
 )
-from orgs.commands import virtual_task_id
 from orgs.models import Organization, TaskIndexEntry, TaskSummary
+from orgs.task_index import virtual_task_id
 from tests.conftest import wait_until
 
 from .conftest import GitHubStack
