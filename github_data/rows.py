@@ -8,7 +8,7 @@ one place that reads GitHub's JSON.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from github_data.client import PullRequestData, RepoData
 from orgs.schemas import PullRequestIn
@@ -51,7 +51,7 @@ def pull_request_fields(org: str, repository_pk: int, pr: PullRequestData) -> di
     }
 
 
-def pull_request_state(pr: PullRequestData) -> str:
+def pull_request_state(pr: PullRequestData) -> Literal["open", "closed", "merged"]:
     """GitHub says "closed" for merged pull requests too; tasks tell them apart."""
     if pr.state == "open":
         return "open"

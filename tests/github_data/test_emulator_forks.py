@@ -96,7 +96,8 @@ def test_generated_forks_and_second_bases_through_the_api(make_emulator: MakeEmu
     one = kit.rest.pulls.get("acme", "repo-002", 5).parsed_data
     assert one.head.repo is not None and one.head.repo.fork
     parsed_fork = kit.rest.repos.get(*one.head.repo.full_name.split("/")).parsed_data
-    assert parsed_fork.parent is not None and parsed_fork.parent.full_name == "acme/repo-002"
+    assert parsed_fork.fork
+    assert parsed_fork.model_dump()["parent"]["full_name"] == "acme/repo-002"
 
 
 def test_default_datasets_are_unchanged_by_the_new_shapes(make_emulator: MakeEmulator) -> None:
@@ -118,7 +119,7 @@ def test_default_datasets_are_unchanged_by_the_new_shapes(make_emulator: MakeEmu
         ({"members": 2, "fork_prs_per_repo": 3}, "one fork per member"),
     ],
 )
-def test_impossible_shapes_are_refused(overrides: dict[str, int], message: str) -> None:
+def test_impossible_shapes_are_refused(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DatasetSpec(**overrides).validate()
 

@@ -3,7 +3,7 @@ organization actor applies, and the migration that brought both."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -43,7 +43,9 @@ def test_the_database_allows_one_live_local_owner_per_branch() -> None:
     assert TaskIndexEntry.objects.filter(owns_branch=True).count() == 3
 
 
-def pull(number: int, head_repo_id: int = REPO, state: str = "open") -> PullRequestIn:
+def pull(
+    number: int, head_repo_id: int = REPO, state: Literal["open", "closed"] = "open"
+) -> PullRequestIn:
     return PullRequestIn(
         repo_id=REPO,
         repo_name="r",
@@ -56,7 +58,7 @@ def pull(number: int, head_repo_id: int = REPO, state: str = "open") -> PullRequ
         head_repo_fork=head_repo_id != REPO,
         author_login="someone",
         html_url=f"https://github.example/acme/r/pull/{number}",
-        state=state,  # type: ignore[arg-type]
+        state=state,
     )
 
 
