@@ -49,7 +49,15 @@ class MemberAdmin(ReadOnlyAdmin):
 
 @admin.register(GitHubPullRequest)
 class PullRequestAdmin(ReadOnlyAdmin):
-    list_display = ["repository", "number", "title", "head_ref", "author_login", "updated_at"]
+    list_display = [
+        "repository",
+        "number",
+        "title",
+        "head_ref",
+        "head_repo_full_name",
+        "author_login",
+        "updated_at",
+    ]
     list_select_related = ["repository"]
     list_filter = ["org"]
     search_fields = ["title", "head_ref", "repository__full_name"]

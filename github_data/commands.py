@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from foundry.actors.context import CommandContext
-from github_data import sync
+from github_data import rows, sync
 from github_data.actor import github_data
-from github_data.client import GitHubClient
+from github_data.client import GitHubClient, RepoData
 from github_data.models import GitHubBranch, GitHubMember, GitHubPullRequest, GitHubRepository
 from github_data.schemas import BranchEventIn, FullSyncIn, MemberEventIn, PullRequestEventIn
 from orgs.actor import organization
@@ -91,20 +91,31 @@ def full_sync(ctx: CommandContext, payload: FullSyncIn) -> dict[str, Any]:
         requests += listed["github_requests"]
         repos = listed["repos"]
         batches = _batches(repos, sync.BATCH_SIZE)
-        branches: set[tuple[int, str]] = set()
-        for i, batch in enumerate(batches):
-            done = min((i + 1) * sync.BATCH_SIZE, len(repos))
-            out = ctx.step(
-                f"branches {i + 1}/{len(batches)}",
-                counted(sync.sync_branches),
-                org,
-                client,
-                batch,
-                done=done,
-                total=len(repos),
-            )
-            branches.update((pk, name) for pk, name in out["seen"])
-            requests += out["github_requests"]
+
+        def each_batch(phase: str, fn: Callable[..., dict[str, Any]], **extra: Any) -> list[Any]:
+            """One step per batch of repositories, named ``<phase> i/n`` (the
+            names a resumed sync replays by); returns the steps' outputs."""
+            nonlocal requests
+            outputs = []
+            for i, batch in enumerate(batches):
+                out = ctx.step(
+                    f"{phase} {i + 1}/{len(batches)}",
+                    counted(fn),
+                    org,
+                    client,
+                    batch,
+                    done=min((i + 1) * sync.BATCH_SIZE, len(repos)),
+                    total=len(repos),
+                    **extra,
+                )
+                requests += out["github_requests"]
+                outputs.append(out)
+            return outputs
+
+        branches = {
+            (pk, name) for out in each_batch("branches", sync.sync_branches)
+            for pk, name in out["seen"]
+        }
         members = ctx.step("members", counted(sync.sync_members), org, client)
         requests += members["github_requests"]
 
@@ -114,23 +125,11 @@ def full_sync(ctx: CommandContext, payload: FullSyncIn) -> dict[str, Any]:
                 {"pull_requests": [p.model_dump(mode="json") for p in pulls]},
             )
 
-        pulls: set[tuple[int, int]] = set()
-        open_prs: list[list[int]] = []
-        for i, batch in enumerate(batches):
-            done = min((i + 1) * sync.BATCH_SIZE, len(repos))
-            out = ctx.step(
-                f"pull requests {i + 1}/{len(batches)}",
-                counted(sync.sync_pull_requests),
-                org,
-                client,
-                batch,
-                done=done,
-                total=len(repos),
-                send_to_organization=to_organization,
-            )
-            pulls.update((pk, number) for pk, number in out["seen"])
-            open_prs.extend(out["open"])
-            requests += out["github_requests"]
+        pull_steps = each_batch(
+            "pull requests", sync.sync_pull_requests, send_to_organization=to_organization
+        )
+        pulls = {(pk, number) for out in pull_steps for pk, number in out["seen"]}
+        open_prs = [pr for out in pull_steps for pr in out["open"]]
 
         def finalize() -> dict[str, Any]:
             deleted = sync.delete_unseen(
@@ -176,32 +175,21 @@ def apply_pull_request(ctx: CommandContext, payload: PullRequestEventIn) -> dict
     pr = payload.pull_request
 
     def apply() -> dict[str, Any]:
-        repo = _upsert_repository(org, payload)
+        repo = _upsert_repository(org, payload.repository)
         if pr.state == "open":
             GitHubPullRequest.objects.update_or_create(
                 repository=repo,
                 number=pr.number,
-                defaults={
-                    "org": org,
-                    "github_id": payload.github_id,
-                    "title": pr.title,
-                    "draft": payload.draft,
-                    "head_ref": pr.head_ref,
-                    "head_sha": pr.head_sha,
-                    "base_ref": payload.base_ref,
-                    "author_login": pr.author_login,
-                    "author_avatar_url": pr.author_avatar_url,
-                    "html_url": pr.html_url,
-                    "updated_at": pr.updated_at,
-                },
+                defaults=rows.pull_request_fields(org, repo.pk, pr),
             )
         else:
             GitHubPullRequest.objects.filter(repository=repo, number=pr.number).delete()
+        pull = rows.pull_request_in(repo.github_id, repo.name, pr)
         _org_handle(org).send(
             "organization.command.apply_pull_requests",
-            {"pull_requests": [pr.model_dump(mode="json")]},
+            {"pull_requests": [pull.model_dump(mode="json")]},
         )
-        return {"number": pr.number, "state": pr.state}
+        return {"number": pr.number, "state": pull.state}
 
     return ctx.step("apply", apply)
 
@@ -212,7 +200,7 @@ def apply_branch(ctx: CommandContext, payload: BranchEventIn) -> dict[str, Any]:
     org = ctx.key_fields["org"]
 
     def apply() -> dict[str, Any]:
-        repo = _upsert_repository(org, payload)
+        repo = _upsert_repository(org, payload.repository)
         if payload.deleted:
             GitHubBranch.objects.filter(repository=repo, name=payload.branch).delete()
         elif not payload.head_sha:
@@ -262,19 +250,11 @@ def apply_member(ctx: CommandContext, payload: MemberEventIn) -> dict[str, Any]:
     return ctx.step("apply", apply)
 
 
-def _upsert_repository(org: str, payload: PullRequestEventIn | BranchEventIn) -> GitHubRepository:
-    ref = payload.repository
-    repo, _ = GitHubRepository.objects.get_or_create(
-        org=org,
-        github_id=ref.id,
-        defaults={
-            "name": ref.name,
-            "full_name": ref.full_name,
-            "owner_login": ref.owner_login,
-            "default_branch": ref.default_branch,
-            "private": ref.private,
-            "html_url": ref.html_url,
-            "clone_url": ref.clone_url,
-        },
+def _upsert_repository(org: str, repo: RepoData) -> GitHubRepository:
+    """The event's repository, created if the cache has not seen it yet; an
+    existing row is left to the full sync (deliveries arrive in any order)."""
+    fields = rows.repository_fields(org, repo)
+    row, _ = GitHubRepository.objects.get_or_create(
+        org=fields.pop("org"), github_id=fields.pop("github_id"), defaults=fields
     )
-    return repo
+    return row

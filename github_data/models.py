@@ -86,6 +86,9 @@ class GitHubPullRequest(models.Model):
     draft = models.BooleanField(default=False)
     head_ref = models.CharField(max_length=255)
     head_sha = models.CharField(max_length=64)
+    # `owner/name` of the repository the head branch lives in: a fork's, or
+    # this repository's; blank when the fork was deleted.
+    head_repo_full_name = models.CharField(max_length=300, blank=True, default="")
     base_ref = models.CharField(max_length=255)
     author_login = models.CharField(max_length=100)
     author_avatar_url = models.URLField(max_length=500, blank=True, default="")
@@ -146,6 +149,8 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
 
     def __str__(self) -> str:
         return f"{self.event}.{self.action} {self.delivery_id}"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from github_data.client import PullRequestData, RepoData
 from orgs.models import InstallationStatus
-from orgs.schemas import PullRequestIn
 
 
 class FullSyncIn(BaseModel):
@@ -19,27 +19,16 @@ class FullSyncIn(BaseModel):
     installation_status: InstallationStatus = InstallationStatus.CONNECTED
 
 
-class RepositoryRef(BaseModel):
-    id: int
-    name: str
-    full_name: str
-    owner_login: str
-    default_branch: str = "main"
-    private: bool = False
-    html_url: str = ""
-    clone_url: str = ""
-
-
 class PullRequestEventIn(BaseModel):
-    repository: RepositoryRef
-    pull_request: PullRequestIn
-    github_id: int
-    draft: bool = False
-    base_ref: str = "main"
+    """A pull_request webhook: the pull request and its base repository, as
+    the client parses them (``RepoData``, ``PullRequestData``)."""
+
+    repository: RepoData
+    pull_request: PullRequestData
 
 
 class BranchEventIn(BaseModel):
-    repository: RepositoryRef
+    repository: RepoData
     branch: str
     head_sha: str = ""
     deleted: bool = False

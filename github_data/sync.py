@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from foundry.live import organization_group, publish_on_commit
 from foundry.upsert import upsert_rows
-from github_data.client import GitHubClient, PullRequestData, RepoData
+from github_data.client import GitHubClient
 from github_data.models import (
     GitHubBranch,
     GitHubMember,
@@ -22,40 +23,10 @@ from github_data.models import (
     SyncState,
     SyncStatus,
 )
+from github_data.rows import pull_request_fields, pull_request_in, repository_fields
 from orgs.schemas import PullRequestIn
 
 BATCH_SIZE = 10  # repositories per branch / pull-request step
-
-
-def repository_fields(org: str, repo: RepoData) -> dict[str, Any]:
-    return {
-        "org": org,
-        "github_id": repo.id,
-        "name": repo.name,
-        "full_name": repo.full_name,
-        "owner_login": repo.owner_login,
-        "default_branch": repo.default_branch,
-        "private": repo.private,
-        "html_url": repo.html_url,
-        "clone_url": repo.clone_url,
-        "pushed_or_updated_at": repo.updated_at,
-    }
-
-
-def pull_request_in(repo_id: int, repo_name: str, pr: PullRequestData) -> PullRequestIn:
-    return PullRequestIn(
-        repo_id=repo_id,
-        repo_name=repo_name,
-        number=pr.number,
-        title=pr.title,
-        head_ref=pr.head_ref,
-        head_sha=pr.head_sha,
-        author_login=pr.author_login,
-        author_avatar_url=pr.author_avatar_url or "",
-        html_url=pr.html_url,
-        updated_at=pr.updated_at,
-        state="open",
-    )
 
 
 # Progress goes live at most this often (a batch takes tens of milliseconds;
@@ -176,22 +147,7 @@ def sync_pull_requests(
     for repo in repos:
         pk, name = repo["pk"], repo["name"]
         for pr in client.list_open_pull_requests(repo["owner"], repo["name"]):
-            incoming[(pk, pr.number)] = {
-                "org": org,
-                "repository_id": pk,
-                "github_id": pr.id,
-                "number": pr.number,
-                "title": pr.title,
-                "draft": pr.draft,
-                "head_ref": pr.head_ref,
-                "head_sha": pr.head_sha,
-                "base_ref": pr.base_ref,
-                "author_login": pr.author_login,
-                "author_avatar_url": pr.author_avatar_url or "",
-                "html_url": pr.html_url,
-                "created_at": pr.created_at,
-                "updated_at": pr.updated_at,
-            }
+            incoming[(pk, pr.number)] = pull_request_fields(org, pk, pr)
             for_org.append(pull_request_in(repo["id"], name, pr))
     counts = upsert_rows(
         GitHubPullRequest.objects.filter(repository_id__in=[r["pk"] for r in repos]),
@@ -220,22 +176,25 @@ def delete_unseen(
     """Rows GitHub no longer reports disappear here too."""
     gone_repos = GitHubRepository.objects.filter(org=org).exclude(github_id__in=repo_ids)
     deleted = {"repos": gone_repos.delete()[0]}
-    stale_branches = [
-        b.pk
-        for b in GitHubBranch.objects.filter(org=org).only("pk", "repository_id", "name")
-        if (b.repository_id, b.name) not in branches
-    ]
-    deleted["branches"] = GitHubBranch.objects.filter(pk__in=stale_branches).delete()[0]
+    deleted["branches"] = _delete_unseen_rows(
+        GitHubBranch.objects.filter(org=org), ("repository_id", "name"), branches
+    )
     deleted["members"] = (
         GitHubMember.objects.filter(org=org).exclude(github_id__in=members).delete()[0]
     )
-    stale_pulls = [
-        p.pk
-        for p in GitHubPullRequest.objects.filter(org=org).only("pk", "repository_id", "number")
-        if (p.repository_id, p.number) not in pulls
-    ]
-    deleted["pull_requests"] = GitHubPullRequest.objects.filter(pk__in=stale_pulls).delete()[0]
+    deleted["pull_requests"] = _delete_unseen_rows(
+        GitHubPullRequest.objects.filter(org=org), ("repository_id", "number"), pulls
+    )
     return deleted
+
+
+def _delete_unseen_rows(
+    rows: QuerySet[Any], key: tuple[str, str], seen: set[tuple[Any, Any]]
+) -> int:
+    """Delete the rows whose ``key`` columns are not in ``seen`` (keys of two
+    columns do not fit an ``exclude(..__in=..)``)."""
+    stale = [pk for pk, *values in rows.values_list("pk", *key) if tuple(values) not in seen]
+    return rows.filter(pk__in=stale).delete()[0]
 
 
 def finish(org: str, counts: dict[str, Any]) -> None:

@@ -1,36 +1,39 @@
 """GitHub App webhooks: verify, record once, hand the change to the actors.
 
 The view answers within one transaction and never calls GitHub: it checks
-the signature (constant time), inserts the delivery (its unique id makes a
-redelivery a no-op), and sends fire-and-forget commands that commit with the
-delivery row, so a recorded delivery always has its commands and a rolled
-back one has none. The commands do the work on the workers.
+the signature (githubkit's verifier: HMAC-SHA256, constant time), inserts
+the delivery (its unique id makes a redelivery a no-op), and sends
+fire-and-forget commands that commit with the delivery row, so a recorded
+delivery always has its commands and a rolled back one has none. The
+commands do the work on the workers.
 
 Dispatch is a set of small pure functions, one per event, from a payload to
-the commands it means (``Outgoing``). A payload missing what its event needs
-is a 400 naming the missing field, never a 500.
+the commands it means (``Outgoing``). Repositories and pull requests are read
+by the client's parsers, as the full sync reads them. A payload missing what
+its event needs, or carrying it malformed, is a 400 naming the field, never
+a 500.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from githubkit.webhooks import verify as verify_signature
 
 from foundry.actors import InvalidPayload
 from foundry.actors.errors import InvalidKey
 from foundry.actors.models import Command, CommandStatus
 from github_data.actor import github_data
+from github_data.client import PullRequestData, RepoData
 from github_data.models import WebhookDelivery
 from orgs.actor import organization
 from orgs.models import InstallationStatus
@@ -43,6 +46,7 @@ INSTALLATION_STATUS_OF_ACTION = {
 }
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FULL_SYNC = "github_data.command.full_sync"
 # A sync that has not finished yet will read GitHub after this delivery
@@ -92,15 +96,15 @@ def org_id_of(payload: dict[str, Any]) -> str:
     return org_id_of_account(dig(payload, "repository", "owner"))
 
 
-def repository_ref(payload: dict[str, Any]) -> dict[str, Any]:
-    repo = dig(payload, "repository")
-    return {
-        "id": dig(repo, "id"), "name": dig(repo, "name"), "full_name": dig(repo, "full_name"),
-        "owner_login": dig(repo, "owner", "login"),
-        "default_branch": repo.get("default_branch") or "main",
-        "private": bool(repo.get("private")), "html_url": repo.get("html_url") or "",
-        "clone_url": repo.get("clone_url") or "",
-    }
+def parsed(build: Callable[[Any], T], payload: Any, *path: str) -> T:
+    """The object at ``path`` read by the client's own parser (``RepoData``,
+    ``PullRequestData``: the one mapping of GitHub's JSON), or BadPayload
+    naming what is wrong with it."""
+    value = dig(payload, *path)
+    try:
+        return build(value)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadPayload(f"payload's {'.'.join(path)} is malformed: {exc!r}") from exc
 
 
 # --- dispatch: one function per event ---------------------------------------
@@ -139,27 +143,12 @@ PULL_REQUEST_ACTIONS = {
 }
 
 
-def pull_request_state(pr: dict[str, Any]) -> str:
-    if pr.get("state") == "open":
-        return "open"
-    return "merged" if pr.get("merged") or pr.get("merged_at") else "closed"
-
-
 def on_pull_request(action: str, payload: dict[str, Any]) -> list[Outgoing]:
     if action not in PULL_REQUEST_ACTIONS:
         return []
-    pr, repo = dig(payload, "pull_request"), repository_ref(payload)
     body = {
-        "repository": repo, "github_id": dig(pr, "id"), "draft": bool(pr.get("draft")),
-        "base_ref": dig(pr, "base", "ref"),
-        "pull_request": {
-            "repo_id": repo["id"], "repo_name": repo["name"], "number": dig(pr, "number"),
-            "title": dig(pr, "title"), "head_ref": dig(pr, "head", "ref"),
-            "head_sha": dig(pr, "head", "sha"), "author_login": dig(pr, "user", "login"),
-            "author_avatar_url": pr["user"].get("avatar_url") or "",
-            "html_url": dig(pr, "html_url"), "updated_at": pr.get("updated_at"),
-            "state": pull_request_state(pr),
-        },
+        "repository": parsed(RepoData.from_json, payload, "repository"),
+        "pull_request": parsed(PullRequestData.from_json, payload, "pull_request"),
     }
     return [Outgoing("github_data", org_id_of(payload),
                      "github_data.command.apply_pull_request", body)]
@@ -168,7 +157,7 @@ def on_pull_request(action: str, payload: dict[str, Any]) -> list[Outgoing]:
 def branch_change(payload: dict[str, Any], branch: str, head_sha: str,
                   deleted: bool) -> Outgoing:
     return Outgoing("github_data", org_id_of(payload), "github_data.command.apply_branch", {
-        "repository": repository_ref(payload), "branch": branch,
+        "repository": parsed(RepoData.from_json, payload, "repository"), "branch": branch,
         "head_sha": "" if deleted else head_sha, "deleted": deleted,
     })
 
@@ -229,11 +218,13 @@ def event_org(event: str, payload: dict[str, Any]) -> str:
 
 
 def signature_is_valid(body: bytes, header: str) -> bool:
+    """githubkit's verifier (constant-time), for the SHA-256 header only: it
+    would also accept a ``sha1=`` signature, and a non-ASCII header would make
+    its ``hmac.compare_digest`` raise instead of answering no."""
     secret = settings.GITHUB_WEBHOOK_SECRET or ""
-    if not secret or not header:
+    if not secret or not header.startswith("sha256=") or not header.isascii():
         return False
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header.encode("utf-8", "replace"))
+    return bool(verify_signature(secret, body, header))
 
 
 def error(status: int, message: str) -> JsonResponse:

@@ -15,9 +15,19 @@ class OrganizationAdmin(ReadOnlyAdmin):
 
 @admin.register(TaskIndexEntry)
 class TaskIndexEntryAdmin(ReadOnlyAdmin):
-    list_display = ["task_id", "org", "repo_id", "branch", "pr_number", "created_at"]
-    list_filter = ["org"]
-    search_fields = ["task_id", "branch"]
+    list_display = [
+        "task_id",
+        "org",
+        "repo_id",
+        "branch",
+        "head_repo_full_name",
+        "pr_number",
+        "owns_branch",
+        "archived",
+        "created_at",
+    ]
+    list_filter = ["org", "owns_branch", "archived", "head_repo_fork"]
+    search_fields = ["task_id", "branch", "head_repo_full_name"]
 
 
 @admin.register(TaskSummary)

@@ -36,19 +36,46 @@ class Organization(models.Model):
 
 
 class TaskIndexEntry(models.Model):
+    """Where a task lives: its repository, its branch and the pull request, if
+    any. See ``orgs/task_index.py`` for how pull requests become tasks and which
+    task owns a branch; the constraints below hold whatever the code does."""
+
     org = models.CharField(max_length=100)
     task_id = models.CharField(max_length=100)
     repo_id = models.BigIntegerField()
+    # The head branch, in the head repository (which a fork's pull request
+    # names apart from ``repo_id``, its base repository).
     branch = models.CharField(max_length=255)
     pr_number = models.PositiveIntegerField(null=True, blank=True)
+    # GitHub's id of the head repository; null when a fork was deleted under
+    # its pull request.
+    head_repo_id = models.BigIntegerField(null=True, blank=True)
+    head_repo_full_name = models.CharField(max_length=300, blank=True, default="")
+    head_repo_fork = models.BooleanField(default=False)
+    archived = models.BooleanField(default=False)
+    # This task owns ``branch`` of repository ``repo_id``.
+    owns_branch = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["org", "task_id"], name="task_index_unique_task"),
-            # A branch belongs to at most one task.
+            # A branch of a repository belongs to at most one live task ...
             models.UniqueConstraint(
-                fields=["org", "repo_id", "branch"], name="task_index_unique_branch"
+                fields=["org", "repo_id", "branch"],
+                condition=models.Q(owns_branch=True),
+                name="task_index_one_owner_per_branch",
+            ),
+            # ... and only a live task can own one, only of its own repository
+            # (a fork's branch is none of the base repository's).
+            models.CheckConstraint(
+                condition=models.Q(owns_branch=False)
+                | models.Q(
+                    archived=False,
+                    head_repo_id__isnull=False,
+                    head_repo_id=models.F("repo_id"),
+                ),
+                name="task_index_owner_is_live_and_local",
             ),
         ]
         verbose_name = "task index entry"
@@ -79,6 +106,9 @@ class TaskSummary(models.Model):
     repo_name = models.CharField(max_length=200)
     title = models.CharField(max_length=500)
     branch = models.CharField(max_length=255)
+    head_repo_id = models.BigIntegerField(null=True, blank=True)
+    head_repo_full_name = models.CharField(max_length=300, blank=True, default="")
+    head_repo_fork = models.BooleanField(default=False)
     head_sha = models.CharField(max_length=64, blank=True, default="")
     pr_number = models.PositiveIntegerField(null=True, blank=True)
     pr_state = models.CharField(

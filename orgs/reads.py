@@ -24,6 +24,13 @@ class TaskIndexEntryOut:
     repo_id: int
     branch: str
     pr_number: int | None
+    # Where ``branch`` lives (push there, open the PR from ``<owner>:<branch>``):
+    # repository ``repo_id`` itself, or a fork (id None: the fork was deleted).
+    head_repo_id: int | None
+    head_repo_full_name: str
+    head_repo_fork: bool
+    owns_branch: bool
+    archived: bool
 
 
 @organization.read("organization.read.task_index_entry")
@@ -32,7 +39,17 @@ def get_task_index_entry(handle: ActorHandle, task_id: str) -> TaskIndexEntryOut
     entry = TaskIndexEntry.objects.filter(org=org, task_id=task_id).first()
     if entry is None:
         raise TaskNotFound(org, task_id)
-    return TaskIndexEntryOut(entry.task_id, entry.repo_id, entry.branch, entry.pr_number)
+    return TaskIndexEntryOut(
+        task_id=entry.task_id,
+        repo_id=entry.repo_id,
+        branch=entry.branch,
+        pr_number=entry.pr_number,
+        head_repo_id=entry.head_repo_id,
+        head_repo_full_name=entry.head_repo_full_name,
+        head_repo_fork=entry.head_repo_fork,
+        owns_branch=entry.owns_branch,
+        archived=entry.archived,
+    )
 
 
 @organization.read("organization.read.resolve_task_repo_id")

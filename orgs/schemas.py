@@ -17,6 +17,11 @@ class PullRequestIn(BaseModel):
     title: str
     head_ref: str
     head_sha: str
+    # Where the head branch lives: the base repository (``repo_id``), or a
+    # fork (None: a fork deleted under its pull request).
+    head_repo_id: int | None
+    head_repo_full_name: str = ""
+    head_repo_fork: bool = False
     author_login: str
     author_avatar_url: str = ""
     html_url: str

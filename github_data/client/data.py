@@ -107,10 +107,16 @@ class PullRequestData:
     updated_at: datetime
     merged_at: datetime | None
     closed_at: datetime | None
+    # The repository the head branch lives in: the base repository, or a fork
+    # (id None: GitHub sends `head.repo: null` once a fork is deleted).
+    head_repo_id: int | None
+    head_repo_full_name: str
+    head_repo_fork: bool
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PullRequestData:
         head, base, user = _account(data, "head"), _account(data, "base"), _account(data, "user")
+        head_repo = _account(head, "repo")
         author_id = user.get("id")
         return cls(
             id=int(data["id"]),
@@ -129,4 +135,8 @@ class PullRequestData:
             updated_at=_required_datetime(data.get("updated_at"), "updated_at"),
             merged_at=parse_datetime(data.get("merged_at")),
             closed_at=parse_datetime(data.get("closed_at")),
+            head_repo_id=int(head_repo["id"]) if head_repo.get("id") is not None else None,
+            head_repo_full_name=str(head_repo.get("full_name") or ""),
+            # Only a fork can disappear under its open pull request.
+            head_repo_fork=bool(head_repo.get("fork")) if head_repo else True,
         )

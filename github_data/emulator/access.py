@@ -32,9 +32,9 @@ def check_org(ds: Dataset, name: str) -> None:
 
 
 def visible_repo(ds: Dataset, req: Request) -> Repository:
-    """The repository `{owner}/{repo}` names, or 404 when it is not there for this caller."""
-    check_org(ds, req.params["owner"])
-    repo = ds.repo(req.params["repo"])
+    """The repository `{owner}/{repo}` names (the organization's, or a user's
+    fork of one), or 404 when it is not there for this caller."""
+    repo = ds.repo(f"{req.params['owner']}/{req.params['repo']}")
     if repo.private and not sees_private(ds, req.token):
         raise HttpError(404, "Not Found")
     return repo

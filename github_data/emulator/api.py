@@ -128,8 +128,14 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
             return Response(body=body, headers=links)
 
     def get_repo(req: Request) -> Response:
+        """The organization's repositories, and users' forks of them (with `parent`)."""
         with ds.lock:
-            body = repo_shapes.full_repo(req.base_url(), ds.org, repo_of(req))
+            r = repo_of(req)
+            if r.parent is None:
+                body = repo_shapes.full_repo(req.base_url(), ds.org, r)
+            else:
+                fork = repo_shapes.fork(req.base_url(), ds.org, r, ds.repo(r.parent))
+                body = {**fork, "temp_clone_token": None}
             return Response(body=for_caller(req, body))
 
     def list_branches(req: Request) -> Response:
@@ -222,9 +228,14 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
         with ds.lock:
             repo = repo_of(req)
             pulls = [pr for pr in repo.pulls.values() if wanted == "all" or pr.state == wanted]
-            if "head" in req.query:
-                head = req.query["head"].split(":", 1)[-1]
-                pulls = [pr for pr in pulls if pr.head == head]
+            if "head" in req.query:  # `owner:branch`: forks' branches may share names
+                owner, _, head = req.query["head"].rpartition(":")
+                pulls = [
+                    pr
+                    for pr in pulls
+                    if pr.head == head
+                    and (not owner or ds.owner_login(pr.head_repo or repo).lower() == owner.lower())
+                ]
             if "base" in req.query:
                 pulls = [pr for pr in pulls if pr.base == req.query["base"]]
             key = SORT_KEYS.get(req.query.get("sort", "created"), "created_at")

@@ -2,7 +2,8 @@
 
 A mixin of `Dataset`, kept apart for size. Each mutation changes the real git repository
 first, then the records, and returns the events GitHub would send (push, create, delete,
-pull_request synchronize/closed).
+pull_request synchronize/closed). A repository is named as `Dataset.repo` takes it, so
+`login/name` reaches a fork: its pushes move the pull requests it heads in the parent.
 """
 
 from __future__ import annotations
@@ -31,10 +32,9 @@ class BranchMutations(DatasetCore):
             repo.branches.get(branch) or Branch(branch, after), sha=after
         )
         repo.pushed_at = repo.updated_at = now()
-        commits = self.git.commits_between(
-            self.org.login, repo.name, None if created else before, after
-        )
-        forced = not created and not self.git.is_ancestor(self.org.login, repo.name, before, after)
+        owner = self.owner_login(repo)
+        commits = self.git.commits_between(owner, repo.name, None if created else before, after)
+        forced = not created and not self.git.is_ancestor(owner, repo.name, before, after)
         events = [
             Event(
                 "push",
@@ -53,22 +53,21 @@ class BranchMutations(DatasetCore):
                 },
             )
         ]
-        for pr in repo.pulls.values():
-            if pr.state != "open":
-                continue
-            if pr.base == branch:
+        for pr in repo.pulls.values():  # a fork has none: PRs live in the base repository
+            if pr.state == "open" and pr.base == branch:
                 pr.base_sha = after
-            if pr.head == branch:
-                pr.head_sha, pr.updated_at = after, now()
-                events.append(
-                    Event(
-                        "pull_request",
-                        "synchronize",
-                        actor,
-                        self._snapshot(repo),
-                        {"pull_request": copy.copy(pr), "before": before, "after": after},
-                    )
+        base = self.base_of(repo)
+        for pr in self._pulls_headed_by(repo, branch):
+            pr.head_sha, pr.updated_at = after, now()
+            events.append(
+                Event(
+                    "pull_request",
+                    "synchronize",
+                    actor,
+                    self._snapshot(base),
+                    {"pull_request": copy.copy(pr), "before": before, "after": after},
                 )
+            )
         return events
 
     def push(
@@ -90,7 +89,7 @@ class BranchMutations(DatasetCore):
             }
             message = message or f"Update {branch} ({seq})"
             after = self.git.commit_files(
-                self.org.login, repo.name, branch, before, files, message, self._sig(login)
+                self.owner_login(repo), repo.name, branch, before, files, message, self._sig(login)
             )
             events = self._move_branch(repo, branch, before, after, login)
         self._emit(events)
@@ -112,7 +111,7 @@ class BranchMutations(DatasetCore):
             source = from_ref or repo.default_branch
             sha = repo.branches[source].sha if source in repo.branches else source
             login = self._actor(actor)
-            self.git.update_ref(self.org.login, repo.name, name, sha, None)
+            self.git.update_ref(self.owner_login(repo), repo.name, name, sha, None)
             events = [
                 Event(
                     "create", None, login, self._snapshot(repo), {"ref": name, "ref_type": "branch"}
@@ -145,9 +144,9 @@ class BranchMutations(DatasetCore):
                 },
             ),
         ]
-        for pr in repo.pulls.values():
-            if pr.state == "open" and pr.head == name:
-                events.append(self._close(repo, pr, actor, merged=False))
+        base = self.base_of(repo)
+        for pr in self._pulls_headed_by(repo, name):
+            events.append(self._close(base, pr, actor, merged=False))
         return events
 
     def delete_branch(self, repo_name: str, name: str, actor: str | None = None) -> None:
@@ -157,7 +156,7 @@ class BranchMutations(DatasetCore):
             if name == repo.default_branch:
                 raise ValidationFailed("Cannot delete the default branch")
             login = self._actor(actor)
-            self.git.delete_ref(self.org.login, repo.name, name, branch.sha)
+            self.git.delete_ref(self.owner_login(repo), repo.name, name, branch.sha)
             events = self._forget_branch(repo, name, login)
         self._emit(events)
 
@@ -166,7 +165,7 @@ class BranchMutations(DatasetCore):
         with self.lock:
             repo = self.repo(repo_name)
             login = self._actor(actor)
-            refs = self.git.list_branches(self.org.login, repo.name)
+            refs = self.git.list_branches(self.owner_login(repo), repo.name)
             events: list[Event] = []
             for name, sha in refs.items():
                 known = repo.branches.get(name)

@@ -36,6 +36,11 @@ def _mutations(state: EmulatorState, base: str) -> dict[str, Callable[[Args], An
         ds.delete_repository(a["name"], a.get("actor"))
         return {"deleted": a["name"]}
 
+    def fork_json(a: Args) -> Any:
+        fork = ds.create_fork(a["repo"], a["owner"])
+        with ds.lock:
+            return repo_shapes.fork(base, ds.org, fork, ds.repo(a["repo"]))
+
     def branch_json(a: Args) -> Any:
         branch = ds.create_branch(a["repo"], a["name"], a.get("from_ref"), a.get("actor"))
         with ds.lock:
@@ -88,6 +93,7 @@ def _mutations(state: EmulatorState, base: str) -> dict[str, Callable[[Args], An
             ds.create_repository(a["name"], bool(a.get("private", False)), a.get("actor")),
         ),
         "delete_repo": delete_repo,
+        "create_fork": fork_json,
     }
 
 

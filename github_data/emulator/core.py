@@ -22,6 +22,7 @@ from .generate import (
     make_repo,
     make_users,
 )
+from .generate_forks import add_shared_heads
 from .gitrepos import GitStore, ObjectWriter, Signature
 from .models import (
     Branch,
@@ -77,17 +78,44 @@ class DatasetCore:
             type="Bot",
         )
         self.repos: dict[str, Repository] = {}
+        # Users' forks of the organization's repositories, by full name ("login/name").
+        self.forks: dict[str, Repository] = {}
         for i in range(spec.repos):
             sig = Signature("Foundry Emulator", "emulator@example.com", start + timedelta(hours=i))
             gen = make_repo(spec, i, rng, self._ids, users, sig)
+            forks = add_shared_heads(spec, i, gen, self._ids, users)
             self._add_repo_to_git(gen.repo, gen.writer)
             self.repos[gen.repo.name] = gen.repo
+            for fork in forks:
+                self._add_fork(fork.repo, fork.writer)
 
     # -- plumbing -----------------------------------------------------------------------
 
     def _add_repo_to_git(self, repo: Repository, writer: ObjectWriter) -> None:
         refs = {b.name: b.sha for b in repo.branches.values()}
         self.git.create(self.org.login, repo.name, repo.default_branch, writer, refs)
+
+    def _add_fork(self, fork: Repository, writer: ObjectWriter) -> None:
+        """A fork's git repository borrows its parent's objects (git alternates), as
+        GitHub's fork networks share one object store."""
+        assert fork.owner is not None and fork.parent is not None
+        refs = {b.name: b.sha for b in fork.branches.values()}
+        self.git.create(
+            fork.owner.login,
+            fork.name,
+            fork.default_branch,
+            writer,
+            refs,
+            alternate=(self.org.login, fork.parent),
+        )
+        self.forks[f"{fork.owner.login}/{fork.name}"] = fork
+
+    def owner_login(self, repo: Repository) -> str:
+        return repo.owner.login if repo.owner is not None else self.org.login
+
+    def base_of(self, repo: Repository) -> Repository:
+        """Where pull requests from `repo`'s branches are opened: a fork's parent."""
+        return self.repos[repo.parent] if repo.parent is not None else repo
 
     def add_listener(self, listener: Listener) -> None:
         with self.lock:
@@ -120,11 +148,30 @@ class DatasetCore:
     # -- reads --------------------------------------------------------------------------
 
     def repo(self, name: str) -> Repository:
+        """A repository of the organization by name, or any repository (a fork too)
+        by full name: `login/name`."""
         with self.lock:
+            owner, _, short = name.rpartition("/")
             try:
-                return self.repos[name]
-            except KeyError:
+                if not owner or owner.lower() == self.org.login.lower():
+                    return self.repos[short]
+                return next(
+                    fork
+                    for full_name, fork in self.forks.items()
+                    if full_name.lower() == f"{owner}/{short}".lower()
+                )
+            except (KeyError, StopIteration):
                 raise NotFound("Not Found") from None
+
+    def fork_of(self, repo: Repository, owner: str) -> Repository:
+        """`owner`'s fork of the organization's `repo` (GitHub logins are
+        case-insensitive)."""
+        with self.lock:
+            for fork in self.forks.values():
+                assert fork.owner is not None
+                if fork.parent == repo.name and fork.owner.login.lower() == owner.lower():
+                    return fork
+            raise NotFound(f"{owner} has no fork of {self.org.login}/{repo.name}")
 
     def branch(self, repo_name: str, name: str) -> Branch:
         with self.lock:
@@ -156,6 +203,7 @@ class DatasetCore:
             pulls = [pr for repo in self.repos.values() for pr in repo.pulls.values()]
             return {
                 "repos": len(self.repos),
+                "forks": len(self.forks),
                 "branches": sum(len(r.branches) for r in self.repos.values()),
                 "open_pulls": sum(pr.state == "open" for pr in pulls),
                 "closed_pulls": sum(pr.state == "closed" for pr in pulls),
@@ -166,6 +214,11 @@ class DatasetCore:
             }
 
     # -- pull request events (shared by branch and PR mutations) -------------------------
+
+    def _pulls_headed_by(self, repo: Repository, branch: str) -> list[PullRequest]:
+        """The open PRs whose head is `branch` of `repo` (a repository or a fork)."""
+        base = self.base_of(repo)
+        return base.open_pulls_from(repo if repo.owner is not None else None, branch)
 
     def _pr_event(
         self, repo: Repository, pr: PullRequest, action: str, actor: str, **extra: object

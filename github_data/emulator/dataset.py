@@ -17,7 +17,8 @@ from dataclasses import replace
 
 from .core import Listener, now
 from .generate import make_repo
-from .gitrepos import Signature
+from .generate_forks import make_fork
+from .gitrepos import ObjectWriter, Signature
 from .models import Event, Installation, NotFound, Repository, User, ValidationFailed
 from .pulls import PullRequestMutations
 
@@ -31,7 +32,7 @@ class Dataset(PullRequestMutations):
       reopen_pull_request, edit_pull_request;
     - branches (`branches`): push, create_branch, delete_branch, sync_from_git;
     - here: add_member, remove_member, delete_installation, create_installation,
-      create_repository, delete_repository.
+      create_repository, delete_repository, create_fork.
 
     Reads (`repo`, `branch`, `pull`, `user`, `members`, `counts`) return the live records:
     hold `lock` while reading several of them together.
@@ -130,10 +131,36 @@ class Dataset(PullRequestMutations):
         self._emit(events)
         return gen.repo
 
+    def create_fork(self, repo_name: str, owner: str) -> Repository:
+        """`owner`'s fork of the organization's repository (same name, its default branch
+        only). As on GitHub, asking again returns the existing fork. No webhook: the App
+        is not subscribed to `fork` events."""
+        with self.lock:
+            parent = self.repo(repo_name)
+            if parent.owner is not None:
+                raise ValidationFailed("the emulator forks the organization's repositories only")
+            user = self.user(owner)
+            if user.type != "User":
+                raise ValidationFailed(f"{user.login} is not a user and cannot own a fork")
+            existing = self.forks.get(f"{user.login}/{parent.name}")
+            if existing is not None:
+                return existing
+            fork = make_fork(parent, user, self._ids, now())
+            self._add_fork(fork, ObjectWriter())
+            return fork
+
     def delete_repository(self, name: str, actor: str | None = None) -> None:
+        """Its forks go with it (GitHub would keep them, one becoming the new root)."""
         with self.lock:
             repo = self.repo(name)
+            if repo.owner is not None:
+                raise ValidationFailed("only the organization's repositories can be deleted")
             login = self._actor(actor)
+            for full_name, fork in list(self.forks.items()):
+                if fork.parent == name:
+                    assert fork.owner is not None
+                    self.git.delete(fork.owner.login, fork.name)
+                    del self.forks[full_name]
             self.git.delete(self.org.login, name)
             del self.repos[name]
             events = self._repository_events(repo, "deleted", "removed", login)

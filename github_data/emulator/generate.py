@@ -124,6 +124,12 @@ class DatasetSpec:
     prs_per_repo: int = 2
     members: int = 5
     seed: int = 0
+    # Open PRs per repository that reuse the head of one of its PRs against a second
+    # base (the next non-main branch): one branch, two open PRs.
+    second_base_prs_per_repo: int = 0
+    # Open PRs per repository from members' forks (one fork per member), each on a
+    # branch named like one of the repository's PR heads, as `patch-1` collides on GitHub.
+    fork_prs_per_repo: int = 0
 
     def validate(self) -> None:
         if self.branches_per_repo < 1:
@@ -132,12 +138,21 @@ class DatasetSpec:
             raise ValueError("each open PR needs its own non-main head branch")
         if self.prs_per_repo > 0 and self.members < 1:
             raise ValueError("pull requests need at least one member as author")
+        if self.second_base_prs_per_repo > self.prs_per_repo:
+            raise ValueError("second_base_prs_per_repo reuses PR heads: at most prs_per_repo")
+        if self.second_base_prs_per_repo > 0 and self.branches_per_repo < 3:
+            raise ValueError("a second base needs a non-main branch besides the head")
+        if self.fork_prs_per_repo > self.members:
+            raise ValueError("fork_prs_per_repo: one fork per member, so at most members")
+        if self.fork_prs_per_repo > 0 and self.branches_per_repo < 2:
+            raise ValueError("forked PRs are named after non-main branches: need at least 2")
 
 
 @dataclass
 class GeneratedRepo:
     repo: Repository
     writer: ObjectWriter
+    main_files: dict[str, str]  # the default branch's tree: file name -> blob sha
 
 
 class IdAllocator:
@@ -284,7 +299,7 @@ def make_repo(
         files[f"{branch}.md"] = writer.blob(
             f"# {branch}\n\n{_VERBS.get(prefix, 'Work on')} {topic}.\n"
         )
-        sha = writer.commit(writer.tree(files), [main_sha], sig, f"{_title(branch)}")
+        sha = writer.commit(writer.tree(files), [main_sha], sig, f"{pr_title(branch)}")
         repo.branches[branch] = Branch(branch, sha)
         repo.pushed_at = repo.updated_at = when
     heads = [b for b in repo.branches if b != "main"][: spec.prs_per_repo]
@@ -296,7 +311,7 @@ def make_repo(
         repo.pulls[number] = PullRequest(
             id=ids.next(),
             number=number,
-            title=_title(head),
+            title=pr_title(head),
             body=f"This pull request works on `{head}`.",
             user=author.login,
             head=head,
@@ -306,9 +321,9 @@ def make_repo(
             created_at=opened,
             updated_at=opened + timedelta(hours=rng.randrange(1, 48)),
         )
-    return GeneratedRepo(repo, writer)
+    return GeneratedRepo(repo, writer, main_files)
 
 
-def _title(branch: str) -> str:
+def pr_title(branch: str) -> str:
     prefix, _, topic = branch.partition("-")
     return f"{_VERBS.get(prefix, 'Work on')} {topic.replace('-', ' ')}"

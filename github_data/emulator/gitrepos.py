@@ -177,6 +177,16 @@ def _sig_env(sig: Signature) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A repository known in memory, not yet written to disk."""
+
+    default_branch: str
+    writer: ObjectWriter
+    refs: dict[str, str]
+    alternate: tuple[str, str] | None
+
+
 class GitStore:
     """All bare repositories of the emulator, under `root/{owner}/{name}.git`.
 
@@ -188,8 +198,9 @@ class GitStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._pending: dict[tuple[str, str], tuple[str, ObjectWriter, dict[str, str]]] = {}
+        # Re-entrant: writing a fork writes its parent first, under the same lock.
+        self._lock = threading.RLock()
+        self._pending: dict[tuple[str, str], _Pending] = {}
 
     def path(self, owner: str, name: str) -> Path:
         """The repository's directory, written to disk first if it was still pending."""
@@ -209,22 +220,28 @@ class GitStore:
         default_branch: str,
         writer: ObjectWriter,
         refs: dict[str, str],
+        alternate: tuple[str, str] | None = None,
     ) -> None:
+        """`alternate`: the (owner, name) of a repository whose objects this one borrows
+        (a fork's parent); `writer` then holds only the objects it adds."""
         if self.exists(owner, name):
             raise GitError(f"repository already exists: {owner}/{name}")
         with self._lock:
-            self._pending[(owner, name)] = (default_branch, writer, dict(refs))
+            self._pending[(owner, name)] = _Pending(default_branch, writer, dict(refs), alternate)
 
     def materialize(self, owner: str, name: str) -> None:
         with self._lock:
             pending = self._pending.pop((owner, name), None)
             if pending is None:
                 return
-            default_branch, writer, refs = pending
             path = self.root / owner / f"{name}.git"
             path.parent.mkdir(parents=True, exist_ok=True)
-            init_bare_repo(path, default_branch, refs)
-            writer.write_pack(path / "objects" / "pack")
+            init_bare_repo(path, pending.default_branch, pending.refs)
+            pending.writer.write_pack(path / "objects" / "pack")
+            if pending.alternate is not None:
+                borrowed = self.path(*pending.alternate) / "objects"
+                (path / "objects" / "info").mkdir(exist_ok=True)
+                (path / "objects" / "info" / "alternates").write_text(f"{borrowed.resolve()}\n")
 
     def materialize_all(self) -> None:
         with self._lock:
@@ -255,6 +272,18 @@ class GitStore:
         """Compare-and-swap a branch (old=None: the branch must not exist yet)."""
         expected = old if old is not None else "0" * 40
         _git(self.path(owner, name), "update-ref", f"refs/heads/{branch}", new, expected)
+
+    def fetch(self, owner: str, name: str, source: tuple[str, str], ref: str, into: str) -> None:
+        """Copy `ref` of the repository `source` (owner, name) and its objects into
+        `into` of this one (a fork's branch into the parent's `refs/pull/N/head`)."""
+        _git(
+            self.path(owner, name),
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            str(self.path(*source)),
+            f"+{ref}:{into}",
+        )
 
     def delete_ref(self, owner: str, name: str, branch: str, old: str) -> None:
         _git(self.path(owner, name), "update-ref", "-d", f"refs/heads/{branch}", old)

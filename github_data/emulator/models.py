@@ -66,6 +66,8 @@ class PullRequest:
     merged_at: datetime | None = None
     merged_by: str | None = None
     merge_commit_sha: str | None = None
+    # The fork the head branch lives in; None: the base repository itself.
+    head_repo: Repository | None = None
 
 
 @dataclass
@@ -81,12 +83,26 @@ class Repository:
     branches: dict[str, Branch] = field(default_factory=dict)
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     next_number: int = 1
+    # A fork: its owner (a user) and its parent (a repository of the
+    # organization, by name). None, None: a repository of the organization.
+    owner: User | None = None
+    parent: str | None = None
 
-    def open_pull_for_head(self, head: str) -> PullRequest | None:
-        for pr in self.pulls.values():
-            if pr.state == "open" and pr.head == head:
+    def open_pull(self, head_repo: Repository | None, head: str, base: str) -> PullRequest | None:
+        """The open PR from `head` (of `head_repo`; None: this repository) into `base`:
+        GitHub allows one per (head, base) pair."""
+        for pr in self.open_pulls_from(head_repo, head):
+            if pr.base == base:
                 return pr
         return None
+
+    def open_pulls_from(self, head_repo: Repository | None, head: str) -> list[PullRequest]:
+        """The open PRs whose head is branch `head` of `head_repo` (None: this repository)."""
+        return [
+            pr
+            for pr in self.pulls.values()
+            if pr.state == "open" and pr.head == head and pr.head_repo is head_repo
+        ]
 
 
 @dataclass

@@ -1,11 +1,15 @@
-"""Pull request mutations of the dataset (a mixin of `Dataset`, kept apart for size)."""
+"""Pull request mutations of the dataset (a mixin of `Dataset`, kept apart for size).
+
+As on GitHub, a head branch may be opened against several bases, and forks' branches may
+share names with the base repository's: one open PR per (head label, base) pair.
+"""
 
 from __future__ import annotations
 
 from .branches import BranchMutations
 from .core import now
 from .gitrepos import GitError
-from .models import NotMergeable, PullRequest, ValidationFailed
+from .models import NotFound, NotMergeable, PullRequest, Repository, ValidationFailed
 
 
 def _invalid(field: str, message: str | None = None) -> ValidationFailed:
@@ -16,6 +20,16 @@ def _invalid(field: str, message: str | None = None) -> ValidationFailed:
 
 
 class PullRequestMutations(BranchMutations):
+    def _head_repo(self, repo: Repository, head: str) -> tuple[Repository | None, str]:
+        """`branch` or `owner:branch` → (the fork it names, None for `repo` itself; branch)."""
+        owner, _, branch = head.rpartition(":")
+        if not owner or owner.lower() == self.org.login.lower():
+            return None, branch
+        try:
+            return self.fork_of(repo, owner), branch
+        except NotFound:
+            raise _invalid("head") from None
+
     def open_pull_request(
         self,
         repo_name: str,
@@ -26,21 +40,25 @@ class PullRequestMutations(BranchMutations):
         user: str | None = None,
         draft: bool = False,
     ) -> PullRequest:
-        """Open a PR (422 as GitHub: unknown head/base, or a PR for that head already open)."""
+        """Open a PR (422 as GitHub: unknown head/base, no commits between them, or a PR
+        from that head into that base already open). `head` is `branch` or `owner:branch`;
+        an owner other than the organization names that user's fork of the repository."""
         with self.lock:
             repo = self.repo(repo_name)
-            head = head.split(":", 1)[1] if ":" in head else head  # "owner:branch" form
+            head_repo, head = self._head_repo(repo, head)
+            source = head_repo or repo
             base = base or repo.default_branch
-            if head not in repo.branches:
+            if head not in source.branches:
                 raise _invalid("head")
             if base not in repo.branches:
                 raise _invalid("base")
-            if head == base or repo.branches[head].sha == repo.branches[base].sha:
+            if (head_repo is None and head == base) or (
+                source.branches[head].sha == repo.branches[base].sha
+            ):
                 raise _invalid("head", f"No commits between {base} and {head}")
-            if repo.open_pull_for_head(head) is not None:
-                raise _invalid(
-                    "head", f"A pull request already exists for {self.org.login}:{head}."
-                )
+            label = f"{self.owner_login(source)}:{head}"
+            if repo.open_pull(head_repo, head, base) is not None:
+                raise _invalid("head", f"A pull request already exists for {label}.")
             author = self._actor(user)
             number = repo.next_number
             repo.next_number += 1
@@ -53,11 +71,12 @@ class PullRequestMutations(BranchMutations):
                 user=author,
                 head=head,
                 base=base,
-                head_sha=repo.branches[head].sha,
+                head_sha=source.branches[head].sha,
                 base_sha=repo.branches[base].sha,
                 created_at=opened,
                 updated_at=opened,
                 draft=draft,
+                head_repo=head_repo,
             )
             repo.pulls[number] = pr
             event = self._pr_event(repo, pr, "opened", author)
@@ -81,14 +100,26 @@ class PullRequestMutations(BranchMutations):
         """A real merge commit on the base branch, then the PR closes as merged."""
         with self.lock:
             repo, pr = self.repo(repo_name), self.pull(repo_name, number)
-            if pr.state != "open" or pr.head not in repo.branches:
+            source = pr.head_repo or repo
+            if pr.state != "open" or pr.head not in source.branches:
                 raise NotMergeable("Pull Request is not mergeable")
             login = self._actor(actor)
             before = repo.branches[pr.base].sha
             message = (
-                f"Merge pull request #{pr.number} from {self.org.login}/{pr.head}\n\n{pr.title}"
+                f"Merge pull request #{pr.number} from "
+                f"{self.owner_login(source)}/{pr.head}\n\n{pr.title}"
             )
             try:
+                if pr.head_repo is not None:
+                    # The fork's commits into the base repository first, where
+                    # GitHub keeps every pull request's head.
+                    self.git.fetch(
+                        self.org.login,
+                        repo.name,
+                        (self.owner_login(source), source.name),
+                        f"refs/heads/{pr.head}",
+                        f"refs/pull/{pr.number}/head",
+                    )
                 after = self.git.merge(
                     self.org.login,
                     repo.name,
@@ -113,14 +144,14 @@ class PullRequestMutations(BranchMutations):
             repo, pr = self.repo(repo_name), self.pull(repo_name, number)
             if pr.state == "open" or pr.merged_at is not None:
                 raise ValidationFailed("Only a closed, unmerged pull request can be reopened")
-            if pr.head not in repo.branches:
+            source = pr.head_repo or repo
+            if pr.head not in source.branches:
                 raise _invalid("head", f"The head branch {pr.head} no longer exists")
-            if repo.open_pull_for_head(pr.head) is not None:
-                raise _invalid(
-                    "head", f"A pull request already exists for {self.org.login}:{pr.head}."
-                )
+            if repo.open_pull(pr.head_repo, pr.head, pr.base) is not None:
+                label = f"{self.owner_login(source)}:{pr.head}"
+                raise _invalid("head", f"A pull request already exists for {label}.")
             pr.state, pr.closed_at, pr.updated_at = "open", None, now()
-            pr.head_sha, pr.base_sha = repo.branches[pr.head].sha, repo.branches[pr.base].sha
+            pr.head_sha, pr.base_sha = source.branches[pr.head].sha, repo.branches[pr.base].sha
             event = self._pr_event(repo, pr, "reopened", self._actor(actor))
         self._emit([event])
         return pr

@@ -6,9 +6,17 @@ from .models import Branch, Organization, PullRequest, Repository, User
 from .shapes import Json, iso, node_id, simple_user, user_ref
 
 
+def owner(base: str, org: Organization, r: Repository) -> Json:
+    """The repository's owner: the organization, or the user who owns a fork."""
+    if r.owner is None:
+        return simple_user(base, org.login, org.id, "Organization")
+    return simple_user(base, r.owner.login, r.owner.id)
+
+
 def repo(base: str, org: Organization, r: Repository) -> Json:
     """A FullRepository; a superset of the Repository/MinimalRepository/webhook shapes."""
-    full_name = f"{org.login}/{r.name}"
+    owner_json = owner(base, org, r)
+    full_name = f"{owner_json['login']}/{r.name}"
     url = f"{base}/repos/{full_name}"
     open_count = sum(pr.state == "open" for pr in r.pulls.values())
     templated = {
@@ -54,12 +62,12 @@ def repo(base: str, org: Organization, r: Repository) -> Json:
         "node_id": node_id("R", r.id),
         "name": r.name,
         "full_name": full_name,
-        "owner": simple_user(base, org.login, org.id, "Organization"),
+        "owner": owner_json,
         "private": r.private,
         "visibility": "private" if r.private else "public",
         "html_url": f"{base}/{full_name}",
         "description": r.description,
-        "fork": False,
+        "fork": r.parent is not None,
         "url": url,
         **{key: url + suffix for key, suffix in templated.items()},
         "git_url": f"{base}/{full_name}.git".replace("http://", "git://", 1),
@@ -106,6 +114,13 @@ def repo(base: str, org: Organization, r: Repository) -> Json:
     }
 
 
+def fork(base: str, org: Organization, r: Repository, parent: Repository) -> Json:
+    """A fork's FullRepository: `parent` and `source` name the repository it forks
+    (the same here: the emulator forks only the organization's repositories)."""
+    parent_json = repo(base, org, parent)
+    return {**repo(base, org, r), "parent": parent_json, "source": parent_json}
+
+
 def branch_short(base: str, org: Organization, r: Repository, b: Branch) -> Json:
     return {
         "name": b.name,
@@ -134,7 +149,8 @@ def pull(
     base: str, org: Organization, users: dict[str, User], r: Repository, pr: PullRequest, full: bool
 ) -> Json:
     repo_json = repo(base, org, r)
-    owner = simple_user(base, org.login, org.id, "Organization")
+    base_owner = owner(base, org, r)
+    head_owner = owner(base, org, pr.head_repo or r)  # a fork's owner for a PR from a fork
     api = f"{base}/repos/{org.login}/{r.name}"
     html = f"{base}/{org.login}/{r.name}/pull/{pr.number}"
     url = f"{api}/pulls/{pr.number}"
@@ -180,17 +196,17 @@ def pull(
         "requested_reviewers": [],
         "requested_teams": [],
         "head": {
-            "label": f"{org.login}:{pr.head}",
+            "label": f"{head_owner['login']}:{pr.head}",
             "ref": pr.head,
             "sha": pr.head_sha,
-            "user": owner,
-            "repo": repo_json,
+            "user": head_owner,
+            "repo": repo_json if pr.head_repo is None else repo(base, org, pr.head_repo),
         },
         "base": {
             "label": f"{org.login}:{pr.base}",
             "ref": pr.base,
             "sha": pr.base_sha,
-            "user": owner,
+            "user": base_owner,
             "repo": repo_json,
         },
         "_links": {key: {"href": href} for key, href in links.items()},

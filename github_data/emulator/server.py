@@ -19,7 +19,7 @@ from .auth import AuthError, Token, verify_app_jwt
 from .control import build_control_router
 from .faults import PRIMARY_DOCS, SECONDARY_DOCS, SECONDARY_MESSAGE, Fault
 from .githttp import GIT_PATH, run_http_backend
-from .models import EmulatorError
+from .models import EmulatorError, NotFound
 from .oauth import build_oauth_router
 from .routing import HttpError, Request, Response, Route, Router
 from .state import EmulatorState
@@ -163,12 +163,15 @@ class EmulatorApp:
         ds = self.state.dataset
         match = GIT_PATH.match(req.path)
         assert match is not None
-        owner, repo = match.group("owner"), match.group("repo")
-        if owner.lower() != ds.org.login.lower() or repo not in ds.repos:
-            raise HttpError(404, "Repository not found")
+        try:  # the organization's repositories and users' forks of them
+            with ds.lock:
+                found = ds.repo(f"{match.group('owner')}/{match.group('repo')}")
+                owner, repo = ds.owner_login(found), found.name
+        except NotFound:
+            raise HttpError(404, "Repository not found") from None
         actor = self._git_actor(req)
-        ds.git.materialize(ds.org.login, repo)  # repositories are written to disk on first use
-        canonical = f"/{ds.org.login}/{repo}.git{match.group('rest')}"
+        ds.git.materialize(owner, repo)  # repositories are written to disk on first use
+        canonical = f"/{owner}/{repo}.git{match.group('rest')}"
         result = run_http_backend(
             ds.git.root,
             req.method,
@@ -180,7 +183,7 @@ class EmulatorApp:
         )
         if req.path.endswith("/git-receive-pack") and result.status == 200:
             # The refs on disk moved: bring the API (and webhooks) in line with them.
-            ds.sync_from_git(repo, actor if actor in ds.users else None)
+            ds.sync_from_git(f"{owner}/{repo}", actor if actor in ds.users else None)
         ctype = next((v for k, v in result.headers if k.lower() == "content-type"), "text/plain")
         others = [
             (k, v) for k, v in result.headers if k.lower() not in ("content-type", "content-length")

@@ -98,6 +98,10 @@ class WebhookSender:
         # An app that is not installed receives no webhooks, except about its installation.
         if self.dataset.installation is None and event.name != "installation":
             return
+        # It is installed on the organization only: a user's fork's own pushes reach no one
+        # (what they do to the parent's pull requests arrives as `pull_request` events).
+        if event.repo is not None and event.repo.owner is not None:
+            return
         self.deliver_event(event)
 
     def deliver_event(self, event: Event, bad_signature: bool = False) -> Delivery:

@@ -3,6 +3,8 @@ live server; real Celery workers run the commands the deliveries send."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Callable
@@ -22,8 +24,8 @@ from github_data.models import (
     GitHubRepository,
     WebhookDelivery,
 )
-from orgs.commands import virtual_task_id
 from orgs.models import Organization, TaskIndexEntry, TaskSummary
+from orgs.task_index import virtual_task_id
 from tests.conftest import wait_until
 
 from .conftest import GitHubStack
@@ -127,6 +129,14 @@ def test_bad_or_missing_signature_is_401_and_stores_nothing(
     assert missing.status_code == 401, missing.text
     tampered = post(url, body + b" ", **signed(emulator.webhook_secret, payload)[1])
     assert tampered.status_code == 401
+    # A valid HMAC-SHA1 in the SHA-256 header is still refused, and a header
+    # that is not ASCII is a 401, not a crash.
+    sha1 = hmac.new(emulator.webhook_secret.encode(), body, hashlib.sha1).hexdigest()
+    assert post(url, body, **{**headers, "X-Hub-Signature-256": f"sha1={sha1}"}).status_code == 401
+    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+    raw.append((b"X-Hub-Signature-256", "sha256=\u00e9".encode("latin-1")))
+    not_ascii = httpx.post(url, content=body, headers=raw, timeout=30)
+    assert not_ascii.status_code == 401, not_ascii.text
 
     assert WebhookDelivery.objects.count() == 0
     assert Command.objects.count() == 0

@@ -33,6 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--branches-per-repo", type=int, default=10)
         parser.add_argument("--prs-per-repo", type=int, default=3)
         parser.add_argument("--members", type=int, default=30)
+        parser.add_argument("--second-base-prs-per-repo", type=int, default=0)
+        parser.add_argument("--fork-prs-per-repo", type=int, default=0)
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument("--json", dest="json_path", help="write the figures to this file")
 
@@ -43,6 +45,8 @@ class Command(BaseCommand):
         branches_per_repo: int,
         prs_per_repo: int,
         members: int,
+        second_base_prs_per_repo: int,
+        fork_prs_per_repo: int,
         workers: int,
         json_path: str | None,
         **options: Any,
@@ -55,6 +59,8 @@ class Command(BaseCommand):
             branches_per_repo=branches_per_repo,
             prs_per_repo=prs_per_repo,
             members=members,
+            second_base_prs_per_repo=second_base_prs_per_repo,
+            fork_prs_per_repo=fork_prs_per_repo,
             auto_webhooks=False,
         )
         with tempfile.TemporaryDirectory() as tmp, GitHubEmulator(config) as emulator:

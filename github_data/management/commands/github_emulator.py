@@ -25,6 +25,18 @@ class Command(BaseCommand):
         parser.add_argument("--branches-per-repo", type=int, default=4, help="including main")
         parser.add_argument("--prs-per-repo", type=int, default=2)
         parser.add_argument("--members", type=int, default=5)
+        parser.add_argument(
+            "--second-base-prs-per-repo",
+            type=int,
+            default=0,
+            help="PRs opening an existing PR's head branch against a second base",
+        )
+        parser.add_argument(
+            "--fork-prs-per-repo",
+            type=int,
+            default=0,
+            help="PRs from members' forks, on branches named like the repository's PR heads",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--webhook-url", default=None, help="where to deliver signed webhooks")
         parser.add_argument("--webhook-secret", default="emulator-webhook-secret")
@@ -48,6 +60,8 @@ class Command(BaseCommand):
             branches_per_repo=options["branches_per_repo"],
             prs_per_repo=options["prs_per_repo"],
             members=options["members"],
+            second_base_prs_per_repo=options["second_base_prs_per_repo"],
+            fork_prs_per_repo=options["fork_prs_per_repo"],
             seed=options["seed"],
             host=options["host"],
             port=options["port"],
@@ -65,7 +79,7 @@ class Command(BaseCommand):
         out(
             f"  organization      {emulator.org}: {counts['repos']} repos, "
             f"{counts['branches']} branches, {counts['open_pulls']} open PRs, "
-            f"{counts['members']} members"
+            f"{counts['members']} members, {counts['forks']} forks"
         )
         out(f"  app id            {emulator.app_id}")
         out(f"  installation id   {emulator.installation_id}")
