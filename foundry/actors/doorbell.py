@@ -46,9 +46,8 @@ from typing import Any
 
 import redis
 from celery import current_app
-from django.conf import settings
 
-from foundry.actors.sql import redis_prefix
+from foundry.actors import redisclient
 
 logger = logging.getLogger(__name__)
 
@@ -168,12 +167,12 @@ return n
 
 
 def _key(instance_id: int) -> str:
-    return f"{redis_prefix()}doorbell:{instance_id}"
+    return f"{redisclient.prefix()}doorbell:{instance_id}"
 
 
 class RedisCounts:
-    def __init__(self, url: str) -> None:
-        self.client = redis.Redis.from_url(url)
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
         self._add = self.client.register_script(_ADD_SCRIPT)
         self._clear = self.client.register_script(_CLEAR_SCRIPT)
 
@@ -195,18 +194,16 @@ class RedisCounts:
         return {i for i, found in zip(instance_ids, pipe.execute(), strict=True) if found}
 
 
-_lock = threading.Lock()
-_counts: tuple[int, LocalCounts | RedisCounts] | None = None
+def _build_counts() -> LocalCounts | RedisCounts:
+    client = redisclient.client()
+    return RedisCounts(client) if client is not None else LocalCounts()
+
+
+_counts = redisclient.PerProcess(_build_counts)
 
 
 def counts() -> LocalCounts | RedisCounts:
-    """One table of counts per process; rebuilt after a fork (prefork workers)."""
-    global _counts
-    with _lock:
-        if _counts is None or _counts[0] != os.getpid():
-            url = settings.REDIS_URL
-            _counts = (os.getpid(), RedisCounts(url) if url else LocalCounts())
-        return _counts[1]
+    return _counts.get()
 
 
 # --- ringing from a thread ----------------------------------------------------------

@@ -19,7 +19,6 @@ thread of the web process.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -27,17 +26,16 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import redis
-from django.conf import settings
 
-from foundry.actors.sql import redis_prefix
+from foundry.actors import redisclient
 
 
 def command_channel(command_id: int) -> str:
-    return f"{redis_prefix()}command:{command_id}"
+    return f"{redisclient.prefix()}command:{command_id}"
 
 
 def reply_channel(token: str) -> str:
-    return f"{redis_prefix()}reply:{token}"
+    return f"{redisclient.prefix()}reply:{token}"
 
 
 # A reply nobody popped (its sender timed out) is dropped after this long.
@@ -117,8 +115,8 @@ class _RedisReplyBox:
 
 
 class RedisNotifier:
-    def __init__(self, url: str) -> None:
-        self.client = redis.Redis.from_url(url)
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
 
     def deliver_reply(self, token: str, message: dict[str, Any]) -> None:
         key = reply_channel(token)
@@ -146,15 +144,13 @@ class RedisNotifier:
             pubsub.close()
 
 
-_lock = threading.Lock()
-_notifier: tuple[int, LocalNotifier | RedisNotifier] | None = None
+def _build_notifier() -> LocalNotifier | RedisNotifier:
+    client = redisclient.client()
+    return RedisNotifier(client) if client is not None else LocalNotifier()
+
+
+_notifier = redisclient.PerProcess(_build_notifier)
 
 
 def get_notifier() -> LocalNotifier | RedisNotifier:
-    """One notifier per process; rebuilt after a fork (prefork workers)."""
-    global _notifier
-    with _lock:
-        if _notifier is None or _notifier[0] != os.getpid():
-            url = settings.REDIS_URL
-            _notifier = (os.getpid(), RedisNotifier(url) if url else LocalNotifier())
-        return _notifier[1]
+    return _notifier.get()

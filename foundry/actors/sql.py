@@ -16,7 +16,6 @@ clock is off cannot misjudge a deadline another worker set.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -43,20 +42,6 @@ def db() -> Any:
     # One lookup of the default connection per statement: every attribute
     # read through ``django.db.connection`` repeats it.
     return connections[DEFAULT_DB_ALIAS]
-
-
-def redis_prefix() -> str:
-    """The prefix of the runtime's Redis keys and channels: one per
-    database, so deployments (or test runs) sharing a Redis server never
-    hear each other. Pub/sub ignores Redis database numbers."""
-    conf = connections[DEFAULT_DB_ALIAS].settings_dict
-    return _prefix_for(str(conf.get("NAME")), str(conf.get("HOST")), str(conf.get("PORT")))
-
-
-@functools.lru_cache(maxsize=8)
-def _prefix_for(name: str, host: str, port: str) -> str:
-    digest = hashlib.sha256(f"{name}|{host}|{port}".encode()).hexdigest()[:10]
-    return f"foundry:{digest}:actors:"
 
 
 @functools.cache
