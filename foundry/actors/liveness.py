@@ -123,13 +123,17 @@ class Lease:
         """Raise ``LeaseLost`` unless this drain may still write."""
         if not self.held or self.revoked:
             raise LeaseLost(f"lease on actor instance {self.instance_id} lost by {self.owner}")
-        if on_postgresql() and db().connection is not self._session:
+        if on_postgresql() and not self._session_alive():
             # The session (and its advisory lock) is gone: nothing to let go.
             self.let_go()
             raise LeaseLost(
                 f"the database session that held actor instance {self.instance_id} for "
                 f"{self.owner} was lost"
             )
+
+    def _session_alive(self) -> bool:
+        session = db().connection
+        return session is self._session and not (session.closed or session.broken)
 
     def lost(self) -> LeaseLost:
         """A fenced write was refused: say so, and write nothing more."""

@@ -69,7 +69,19 @@ from foundry.actors.sql import seconds as as_seconds
 # outcomes and steps that wrote domain data commit synchronously.
 ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true)"
 
-_FENCE = f"EXISTS (SELECT 1 FROM {INSTANCES} WHERE id = %(instance)s AND lease_owner = %(owner)s)"
+
+def _fence() -> str:
+    """The condition under which a write on a drain's behalf may commit.
+
+    SQLite: ``lease_owner`` still names the drain, checked inside the
+    transaction that holds the write lock. PostgreSQL: the session that
+    writes is the one holding the instance's advisory lock (``Lease.check``
+    refuses any other), and that lock is only lost with the session itself,
+    so a statement that succeeds on it ran under the lease: the session is
+    the fence, and costs no lookup."""
+    if on_postgresql():
+        return "TRUE"
+    return f"EXISTS (SELECT 1 FROM {INSTANCES} WHERE id = %(instance)s AND lease_owner = %(owner)s)"
 
 
 @dataclass
@@ -151,7 +163,7 @@ def _jsonb(param: str) -> str:
     return f"%({param})s::jsonb" if on_postgresql() else f"%({param})s"
 
 
-def _step_insert(prefix: str = "step_", *, condition: str = _FENCE) -> str:
+def _step_insert(prefix: str = "step_", *, condition: str | None = None) -> str:
     columns = (
         "command_id", "index", "name", "status", "input", "output", "error_type",
         "error_message", "traceback", "error_data", "attempt",
@@ -168,7 +180,7 @@ def _step_insert(prefix: str = "step_", *, condition: str = _FENCE) -> str:
     return (
         f"INSERT INTO {STEPS} ({quoted}, started_at, finished_at) "
         f"SELECT {', '.join(values)}, {now_plus_sql(prefix + 'seconds', '-')}, {now_sql()} "
-        f"WHERE {condition}"
+        f"WHERE {condition or _fence()}"
     )
 
 
@@ -187,17 +199,20 @@ def _claim_returning(table: str = COMMANDS) -> str:
     # What the drain needs to run the command without another read: whether
     # it has a step log to replay, the database's clock, and how many
     # commands were open (it tries to let go after the last one).
+    # (SQLite only: whether another command is open, so that finishing this
+    # one tries to let go in the same transaction; bounded, not a count.)
+    more = "" if on_postgresql() else f""",
+    (SELECT COUNT(*) FROM (SELECT 1 FROM {COMMANDS} o WHERE o.instance_id = {table}.instance_id
+     AND o.status IN {OPEN} LIMIT 2)) AS open_before_claim"""
     return f"""*,
     EXISTS (SELECT 1 FROM {STEPS} s WHERE s.command_id = {table}.id) AS has_log,
-    {now_sql()} AS db_now,
-    (SELECT COUNT(*) FROM {COMMANDS} o WHERE o.instance_id = {table}.instance_id
-     AND o.status IN {OPEN}) AS open_before_claim"""
+    {now_sql()} AS db_now{more}"""
 
 
 def _claim_head_sql() -> str:
     return f"""
 UPDATE {COMMANDS} SET {_claim_set()}
-WHERE id = {head_sql()} AND status IN {OPEN} AND {may_run_sql()} AND {_FENCE}
+WHERE id = {head_sql()} AND status IN {OPEN} AND {may_run_sql()} AND {_fence()}
 RETURNING {_claim_returning()}
 """
 
@@ -360,7 +375,7 @@ def _suspend_sql() -> str:
 UPDATE {COMMANDS} SET status = 'waiting', waiting_for_id = %(awaited)s,
     wait_deadline = CASE WHEN waiting_for_id = %(awaited)s AND wait_deadline IS NOT NULL
         THEN wait_deadline ELSE {now_plus_sql('seconds')} END
-WHERE id = %(command)s AND status = 'running' AND {_FENCE}
+WHERE id = %(command)s AND status = 'running' AND {_fence()}
 RETURNING wait_deadline, {now_sql()} AS db_now
 """
 
@@ -423,7 +438,7 @@ def _finish_pg_sql(with_step: bool) -> str:
     return f"""
 WITH finished AS (
     UPDATE {COMMANDS} SET {_outcome_set()}
-    WHERE id = %(command)s AND status = 'running' AND {_FENCE}
+    WHERE id = %(command)s AND status = 'running' AND {_fence()}
     RETURNING id, watched
 ){step}, next_head AS (
     SELECT head.id FROM {COMMANDS} head
@@ -453,7 +468,7 @@ FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE
 def _outcome_sqlite_sql() -> str:
     return f"""
 UPDATE {COMMANDS} SET {_outcome_set()}
-WHERE id = %(command)s AND status = 'running' AND {_FENCE}
+WHERE id = %(command)s AND status = 'running' AND {_fence()}
 RETURNING watched
 """
 
