@@ -42,6 +42,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import redis
@@ -77,14 +78,33 @@ def ring_once(instance_id: int, type_name: str) -> bool:
     Returns whether it rang."""
     if counts().add(instance_id) != 1:
         return False
+    _ring_counted(instance_id, type_name)
+    return True
+
+
+def ring_once_many(doorbells: list[tuple[int, str]]) -> None:
+    """``ring_once`` for many instances: one count each (several sends to
+    one instance count once: the drain that reads their mailbox reads them
+    all), counted in one round trip, then the firsts ring."""
+    unique = list(dict.fromkeys(doorbells))
+    added = counts().add_many([instance_id for instance_id, _ in unique])
+    for (instance_id, type_name), count in zip(unique, added, strict=True):
+        if count == 1:
+            ring_safely(
+                partial(_ring_counted, instance_id, type_name),
+                f"doorbell of {type_name} instance {instance_id}",
+            )
+
+
+def _ring_counted(instance_id: int, type_name: str) -> None:
+    """Ring for a count this process just started. If the ring fails, no
+    doorbell is on its way after all: drop the count, so that the sweeper
+    sees the instance unattended at its next period."""
     try:
         ring(instance_id, type_name)
     except Exception:
-        # No doorbell is on its way after all: drop the count, so that the
-        # sweeper sees the instance unattended at its next period.
         ring_safely(lambda: counts().clear(instance_id), f"count of instance {instance_id}")
         raise
-    return True
 
 
 def ring_safely(fn: Callable[[], Any], what: str) -> Any:
@@ -137,6 +157,9 @@ class LocalCounts:
             self._counts[instance_id] = (count + by, expires)
             return count + by
 
+    def add_many(self, instance_ids: list[int]) -> list[int]:
+        return [self.add(i) for i in instance_ids]
+
     def set_pending(self, instance_id: int) -> None:
         with self._lock:
             self._counts[instance_id] = (1, time.monotonic() + PENDING_SECONDS)
@@ -179,6 +202,12 @@ class RedisCounts:
     def add(self, instance_id: int, by: int = 1) -> int:
         return int(self._add(keys=[_key(instance_id)], args=[by, PENDING_SECONDS]))
 
+    def add_many(self, instance_ids: list[int]) -> list[int]:
+        pipe = self.client.pipeline(transaction=False)
+        for instance_id in instance_ids:
+            self._add(keys=[_key(instance_id)], args=[1, PENDING_SECONDS], client=pipe)
+        return [int(n) for n in pipe.execute()]
+
     def set_pending(self, instance_id: int) -> None:
         self.client.set(_key(instance_id), 1, ex=PENDING_SECONDS)
 
@@ -210,6 +239,8 @@ def counts() -> LocalCounts | RedisCounts:
 
 # How long a process that exits waits for its doorbell thread.
 EXIT_WAIT_SECONDS = 10
+# Doorbells the thread counts in one Redis round trip, at most.
+MAX_BATCH = 500
 
 class _Ringer:
     """Rings the doorbells of fire-and-forget sends made outside handlers,
@@ -234,11 +265,19 @@ class _Ringer:
 
     def _run(self, pending: queue.Queue[tuple[int, str]]) -> None:
         while True:
-            item = pending.get()
+            # Whatever queued up while the last batch rang goes as one batch:
+            # its counts in one Redis round trip.
+            batch = [pending.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(pending.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self._ring(*item)
+                ring_safely(partial(ring_once_many, batch), f"{len(batch)} doorbells")
             finally:
-                pending.task_done()
+                for _ in batch:
+                    pending.task_done()
 
     def _finish(self, pending: queue.Queue[tuple[int, str]]) -> None:
         """At exit: let the thread ring what is queued (a short wait; what
@@ -246,12 +285,6 @@ class _Ringer:
         deadline = time.monotonic() + EXIT_WAIT_SECONDS
         while pending.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.01)
-
-    def _ring(self, instance_id: int, type_name: str) -> None:
-        ring_safely(
-            lambda: ring_once(instance_id, type_name),
-            f"doorbell of {type_name} instance {instance_id}",
-        )
 
 
 _ringer = _Ringer()

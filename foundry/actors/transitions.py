@@ -423,6 +423,18 @@ def suspend(
 
 # --- outcomes -----------------------------------------------------------------------
 
+# PostgreSQL: an outcome someone waits for (a blocked sender, a watcher, a
+# suspended parent) commits synchronously: once a waiter heard it, it must
+# survive anything. An outcome nobody waits for commits asynchronously, like
+# the bookkeeping above: only a crash of PostgreSQL itself in the next
+# fraction of a second can lose it, and then the command runs again from its
+# last recorded step, which steps allow. (Steps that wrote domain data
+# committed synchronously with their own rows, before.)
+_OBSERVED_COMMIT = (
+    "set_config('synchronous_commit', CASE WHEN (SELECT observed FROM finished) "
+    "THEN 'on' ELSE 'off' END, true)"
+)
+
 def _outcome_set() -> str:
     return f"""
     status = %(status)s, result = {_jsonb('result')}, error_type = %(error_type)s,
@@ -439,7 +451,7 @@ def _finish_pg_sql(with_step: bool) -> str:
 WITH finished AS (
     UPDATE {COMMANDS} SET {_outcome_set()}
     WHERE id = %(command)s AND status = 'running' AND {_fence()}
-    RETURNING id, watched
+    RETURNING id, watched, reply_to <> '' OR parent_waits OR watched AS observed
 ){step}, next_head AS (
     SELECT head.id FROM {COMMANDS} head
     WHERE head.instance_id = %(instance)s AND head.status IN {OPEN} AND head.id <> %(command)s
@@ -460,6 +472,7 @@ WITH finished AS (
 SELECT (SELECT COUNT(*) FROM finished) AS finished,
     (SELECT COUNT(*) FROM unlocked) AS released,
     (SELECT watched FROM finished) AS watched_finished,
+    {_OBSERVED_COMMIT} AS commit_mode,
     claimed.*
 FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE
 """
