@@ -188,6 +188,9 @@ LOGGING = {
 # re-reads its command in case a notification was missed.
 FOUNDRY_ACTOR_WAIT_SECONDS = env_float("FOUNDRY_ACTOR_WAIT_SECONDS", 60.0)
 FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS = env_float("FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS", 2.0)
+# Worker processes renew their presence row this often; three missed
+# renewals and a management command no longer counts on them.
+FOUNDRY_WORKER_PRESENCE_SECONDS = env_float("FOUNDRY_WORKER_PRESENCE_SECONDS", 5.0)
 
 CELERY_BEAT_SCHEDULE = {
     "foundry.actors.sweep": {
