@@ -185,9 +185,17 @@ LOGGING = {
 }
 
 # Default wait of send(wait=True) without a timeout, and how often a waiter
-# re-reads its command in case a notification was missed.
+# re-reads its command in case a notification was missed. Without Redis the
+# notifier is process-local: a sender in another process than the embedded
+# worker (a management command) learns of the outcome only by re-reading,
+# so the embedded default re-reads often (a read by primary key).
 FOUNDRY_ACTOR_WAIT_SECONDS = env_float("FOUNDRY_ACTOR_WAIT_SECONDS", 60.0)
-FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS = env_float("FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS", 2.0)
+FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS = env_float(
+    "FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS", 2.0 if REDIS_URL else 0.25
+)
+# Embedded only: how often the worker process looks for commands that other
+# processes sent (their doorbells cannot reach the in-memory broker).
+FOUNDRY_ACTOR_EMBEDDED_WATCH_SECONDS = env_float("FOUNDRY_ACTOR_EMBEDDED_WATCH_SECONDS", 0.2)
 # Worker processes renew their presence row this often; three missed
 # renewals and a management command no longer counts on them.
 FOUNDRY_WORKER_PRESENCE_SECONDS = env_float("FOUNDRY_WORKER_PRESENCE_SECONDS", 5.0)

@@ -3,8 +3,9 @@ web process, on the in-memory broker. For a newcomer's first run only; the
 production shape runs ``celery worker`` and ``celery beat`` processes.
 
 Beside the worker run: its presence row (so management commands in other
-processes know it is there) and the sweeper, which beat runs in the
-production shape.
+processes know it is there), the arrival watcher (their commands cannot
+ring the in-memory broker; see ``arrivals.py``) and the sweeper, which
+beat runs in the production shape.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ EMBEDDED_HOSTNAME = "embedded@localhost"
 
 
 def start_inprocess_worker(*, concurrency: int = 4) -> threading.Thread:
+    from foundry.actors.arrivals import watch_arrivals_forever
     from foundry.actors.presence import record_presence
     from foundry.celery import app
 
@@ -43,6 +45,7 @@ def start_inprocess_worker(*, concurrency: int = 4) -> threading.Thread:
     record_presence(EMBEDDED_HOSTNAME, queues)
     stop = threading.Event()  # never set: the threads end with the process
     for name, target in [
+        ("foundry-embedded-arrivals", watch_arrivals_forever),
         ("foundry-embedded-sweeper", _sweep_forever),
     ]:
         threading.Thread(target=target, args=(stop,), name=name, daemon=True).start()
