@@ -19,6 +19,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "foundry.settings")
 app = Celery("foundry")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["foundry.actors"])
+# The history pruning task (beat, maintenance queue) lives beside its logic.
+app.autodiscover_tasks(["foundry.actors"], related_name="retention")
 
 
 def _record_worker_presence(sender: Any, **kwargs: Any) -> None:

@@ -200,11 +200,22 @@ FOUNDRY_ACTOR_EMBEDDED_WATCH_SECONDS = env_float("FOUNDRY_ACTOR_EMBEDDED_WATCH_S
 # renewals and a management command no longer counts on them.
 FOUNDRY_WORKER_PRESENCE_SECONDS = env_float("FOUNDRY_WORKER_PRESENCE_SECONDS", 5.0)
 
+# History retention (foundry/actors/retention.py): days a finished command
+# and its steps are kept; failed ones longer, for the post-mortem.
+FOUNDRY_HISTORY_DAYS = env_int("FOUNDRY_HISTORY_DAYS", 30)
+FOUNDRY_HISTORY_FAILED_DAYS = env_int("FOUNDRY_HISTORY_FAILED_DAYS", 90)
+FOUNDRY_HISTORY_PRUNE_SECONDS = env_float("FOUNDRY_HISTORY_PRUNE_SECONDS", 600.0)
+
 CELERY_BEAT_SCHEDULE = {
     "foundry.actors.sweep": {
         "task": "foundry.actors.sweep",
         "schedule": FOUNDRY_ACTOR_SWEEP_SECONDS,
         "options": {"queue": "maintenance", "expires": FOUNDRY_ACTOR_SWEEP_SECONDS},
+    },
+    "foundry.actors.prune_history": {
+        "task": "foundry.actors.prune_history",
+        "schedule": FOUNDRY_HISTORY_PRUNE_SECONDS,
+        "options": {"queue": "maintenance", "expires": FOUNDRY_HISTORY_PRUNE_SECONDS},
     },
 }
 CELERY_DB_REUSE_MAX = 1000  # the Django fixup otherwise reconnects before and after every task

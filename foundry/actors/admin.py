@@ -20,7 +20,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.db.models import Case, Count, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -36,6 +36,7 @@ from foundry.actors.models import (
 )
 from foundry.actors.operator import cancel_queued_command, retry_failed_command
 from foundry.actors.presence import stale_after
+from foundry.actors.retention import RetentionPolicy
 from foundry.admin import ReadOnlyPermissions
 
 if TYPE_CHECKING:
@@ -273,6 +274,14 @@ class CommandAdmin(ReadOnlyAdmin, CommandAdminBase):
             return table
         more = _more(len(steps), obj.steps.count(), "step", f"command__id__exact={obj.pk}")
         return format_html("{}{}", more, table)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Shown above the list (admin/actors/command/change_list.html): what
+        # the history keeps, so nobody looks for a command that was pruned.
+        retention = RetentionPolicy.from_settings().describe()
+        return super().changelist_view(request, {**(extra_context or {}), "retention": retention})
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         # has_change_permission is always False here (read-only), so ask the

@@ -4,8 +4,8 @@ production shape runs ``celery worker`` and ``celery beat`` processes.
 
 Beside the worker run: its presence row (so management commands in other
 processes know it is there), the arrival watcher (their commands cannot
-ring the in-memory broker; see ``arrivals.py``) and the sweeper, which
-beat runs in the production shape.
+ring the in-memory broker; see ``arrivals.py``), the sweeper, and history
+pruning, which beat runs in the production shape.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def start_inprocess_worker(*, concurrency: int = 4) -> threading.Thread:
     for name, target in [
         ("foundry-embedded-arrivals", watch_arrivals_forever),
         ("foundry-embedded-sweeper", _sweep_forever),
+        ("foundry-embedded-pruner", _prune_forever),
     ]:
         threading.Thread(target=target, args=(stop,), name=name, daemon=True).start()
     logger.info("embedded worker consuming %s", ", ".join(queues))
@@ -57,6 +58,13 @@ def _sweep_forever(stop: threading.Event) -> None:
     from foundry.actors.loop import sweep
 
     _every(stop, settings.FOUNDRY_ACTOR_SWEEP_SECONDS, sweep, "embedded sweeper")
+
+
+def _prune_forever(stop: threading.Event) -> None:
+    from foundry.actors.retention import prune_history_task_body
+
+    _every(stop, settings.FOUNDRY_HISTORY_PRUNE_SECONDS, prune_history_task_body,
+           "embedded history pruning")
 
 
 def _every(stop: threading.Event, seconds: float, fn: Callable[[], object], what: str) -> None:

@@ -89,6 +89,15 @@ class Command(models.Model):
             ),
             models.Index(fields=["status", "id"], name="actor_command_status"),
             models.Index(fields=["name"], name="actor_command_name"),
+            # History retention finds old finished commands here, oldest
+            # first per status (``retention.py``, which repeats the
+            # condition verbatim for SQLite). Partial: claims, which set a
+            # command running, add no entry; only an outcome does.
+            models.Index(
+                fields=["status", "finished_at"],
+                name="actor_command_finished",
+                condition=Q(status__in=[s.value for s in FINISHED_STATUSES]),
+            ),
         ]
 
     def __str__(self) -> str:
