@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from foundry.env import (
     env_bool,
@@ -118,6 +119,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or (REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or (REDIS_URL or "django-db")
+if not CELERY_BROKER_URL.startswith("memory://") and not REDIS_URL:
+    # Refused here rather than by a system check: `celery worker`, `celery
+    # beat` and uvicorn load settings but never run Django's checks. Without
+    # Redis each process would keep its own doorbell counts (a sender's count
+    # is never cleared by the worker's drain, so its next sends stay silent
+    # and wait for the sweeper) and no waiting sender would be woken.
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL is a {CELERY_BROKER_URL.split(':', 1)[0]}:// broker but REDIS_URL "
+        "is not set. The actor runtime counts doorbells and wakes waiting senders through "
+        "Redis, shared by every process: set REDIS_URL (it may be the broker's own Redis, "
+        "e.g. REDIS_URL=redis://127.0.0.1:6379/0), or unset CELERY_BROKER_URL to run the "
+        "embedded in-process worker."
+    )
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 if CELERY_BROKER_URL.startswith("memory://"):
     # The in-memory transport polls its queues; its 1 s default would add up
