@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from foundry.env import (
     env_bool,
@@ -132,6 +133,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or (REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or (REDIS_URL or "django-db")
+if not CELERY_BROKER_URL.startswith("memory://") and not REDIS_URL:
+    # Refused here rather than by a system check: `celery worker`, `celery
+    # beat` and uvicorn load settings but never run Django's checks. Without
+    # Redis each process would keep its own doorbell counts (a sender's count
+    # is never cleared by the worker's drain, so its next sends stay silent
+    # and wait for the sweeper) and no waiting sender would be woken.
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL is a {CELERY_BROKER_URL.split(':', 1)[0]}:// broker but REDIS_URL "
+        "is not set. The actor runtime counts doorbells and wakes waiting senders through "
+        "Redis, shared by every process: set REDIS_URL (it may be the broker's own Redis, "
+        "e.g. REDIS_URL=redis://127.0.0.1:6379/0), or unset CELERY_BROKER_URL to run the "
+        "embedded in-process worker."
+    )
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 if CELERY_BROKER_URL.startswith("memory://"):
     # The in-memory transport polls its queues; its 1 s default would add up
@@ -199,15 +213,37 @@ LOGGING = {
 }
 
 # Default wait of send(wait=True) without a timeout, and how often a waiter
-# re-reads its command in case a notification was missed.
+# re-reads its command in case a notification was missed. Without Redis the
+# notifier is process-local: a sender in another process than the embedded
+# worker (a management command) learns of the outcome only by re-reading,
+# so the embedded default re-reads often (a read by primary key).
 FOUNDRY_ACTOR_WAIT_SECONDS = env_float("FOUNDRY_ACTOR_WAIT_SECONDS", 60.0)
-FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS = env_float("FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS", 2.0)
+FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS = env_float(
+    "FOUNDRY_ACTOR_WAIT_RECHECK_SECONDS", 2.0 if REDIS_URL else 0.25
+)
+# Embedded only: how often the worker process looks for commands that other
+# processes sent (their doorbells cannot reach the in-memory broker).
+FOUNDRY_ACTOR_EMBEDDED_WATCH_SECONDS = env_float("FOUNDRY_ACTOR_EMBEDDED_WATCH_SECONDS", 0.2)
+# Worker processes renew their presence row this often; three missed
+# renewals and a management command no longer counts on them.
+FOUNDRY_WORKER_PRESENCE_SECONDS = env_float("FOUNDRY_WORKER_PRESENCE_SECONDS", 5.0)
+
+# History retention (foundry/actors/retention.py): days a finished command
+# and its steps are kept; failed ones longer, for the post-mortem.
+FOUNDRY_HISTORY_DAYS = env_int("FOUNDRY_HISTORY_DAYS", 30)
+FOUNDRY_HISTORY_FAILED_DAYS = env_int("FOUNDRY_HISTORY_FAILED_DAYS", 90)
+FOUNDRY_HISTORY_PRUNE_SECONDS = env_float("FOUNDRY_HISTORY_PRUNE_SECONDS", 600.0)
 
 CELERY_BEAT_SCHEDULE = {
     "foundry.actors.sweep": {
         "task": "foundry.actors.sweep",
         "schedule": FOUNDRY_ACTOR_SWEEP_SECONDS,
         "options": {"queue": "maintenance", "expires": FOUNDRY_ACTOR_SWEEP_SECONDS},
+    },
+    "foundry.actors.prune_history": {
+        "task": "foundry.actors.prune_history",
+        "schedule": FOUNDRY_HISTORY_PRUNE_SECONDS,
+        "options": {"queue": "maintenance", "expires": FOUNDRY_HISTORY_PRUNE_SECONDS},
     },
 }
 CELERY_DB_REUSE_MAX = 1000  # the Django fixup otherwise reconnects before and after every task

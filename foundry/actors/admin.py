@@ -20,22 +20,33 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.db.models import Case, Count, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from foundry.actors.models import OPEN_STATUSES, ActorInstance, Command, CommandStatus, Step
+from foundry.actors.models import (
+    OPEN_STATUSES,
+    ActorInstance,
+    Command,
+    CommandStatus,
+    Step,
+    WorkerPresence,
+)
 from foundry.actors.operator import cancel_queued_command, retry_failed_command
+from foundry.actors.presence import stale_after
+from foundry.actors.retention import RetentionPolicy
 from foundry.admin import ReadOnlyPermissions
 
 if TYPE_CHECKING:
     InstanceAdminBase = admin.ModelAdmin[ActorInstance]
     CommandAdminBase = admin.ModelAdmin[Command]
     StepAdminBase = admin.ModelAdmin[Step]
+    PresenceAdminBase = admin.ModelAdmin[WorkerPresence]
 else:  # ModelAdmin is only generic in django-stubs
     InstanceAdminBase = CommandAdminBase = StepAdminBase = admin.ModelAdmin
+    PresenceAdminBase = admin.ModelAdmin
 
 COLOURS = {
     "queued": "#777", "running": "#1565c0", "waiting": "#8e24aa", "backlog": "#ef6c00",
@@ -266,6 +277,14 @@ class CommandAdmin(ReadOnlyAdmin, CommandAdminBase):
         more = _more(len(steps), obj.steps.count(), "step", f"command__id__exact={obj.pk}")
         return format_html("{}{}", more, table)
 
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Shown above the list (admin/actors/command/change_list.html): what
+        # the history keeps, so nobody looks for a command that was pruned.
+        retention = RetentionPolicy.from_settings().describe()
+        return super().changelist_view(request, {**(extra_context or {}), "retention": retention})
+
     def has_operate_permission(self, request: HttpRequest) -> bool:
         # has_change_permission is always False here (read-only), so ask the
         # auth backend: the model's change permission grants operating.
@@ -319,3 +338,20 @@ class StepAdmin(ReadOnlyAdmin, StepAdminBase):
     command_link = _link_to("command", "command", "command_id")
     input_json = _column("input", lambda o: _json(o.input))
     output_json = _column("output", lambda o: _json(o.output))
+
+
+@admin.register(WorkerPresence)
+class WorkerPresenceAdmin(ReadOnlyPermissions, PresenceAdminBase):
+    """The worker processes that said they consume actor queues."""
+
+    list_display = ["hostname", "pid", "live", "queues_shown", "started_at", "last_seen_at"]
+    ordering = ["hostname", "pid"]
+    show_full_result_count = False
+    fields = readonly_fields = ("hostname", "pid", "live", "queues_shown", "started_at",
+                                "last_seen_at")
+
+    queues_shown = _column("queues", lambda o: ", ".join(o.queues))
+
+    @admin.display(description="live", boolean=True)
+    def live(self, obj: WorkerPresence) -> bool:
+        return obj.last_seen_at >= timezone.now() - stale_after()

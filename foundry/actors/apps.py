@@ -10,6 +10,8 @@ class ActorsConfig(AppConfig):
     verbose_name = "Actor runtime"
 
     def ready(self) -> None:
+        from foundry.actors import checks  # noqa: F401  (registers the system checks)
+
         # Actor types register themselves on import; product apps import
         # their commands module from their own ready(). Extra modules are how
         # tests and benchmarks bring actor types into worker processes.

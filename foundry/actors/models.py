@@ -94,6 +94,15 @@ class Command(models.Model):
             ),
             models.Index(fields=["status", "id"], name="actor_command_status"),
             models.Index(fields=["name"], name="actor_command_name"),
+            # History retention finds old finished commands here, oldest
+            # first per status (``retention.py``, which repeats the
+            # condition verbatim for SQLite). Partial: claims, which set a
+            # command running, add no entry; only an outcome does.
+            models.Index(
+                fields=["status", "finished_at"],
+                name="actor_command_finished",
+                condition=Q(status__in=[s.value for s in FINISHED_STATUSES]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -147,3 +156,30 @@ class Step(models.Model):
     @property
     def duration(self) -> timedelta:
         return self.finished_at - self.started_at
+
+
+class WorkerPresence(models.Model):
+    """A worker process that consumes actor queues, as it last said so.
+
+    Each worker process (``celery worker``, or the embedded worker of
+    ``run_embedded``) writes its row when it is ready and renews
+    ``last_seen_at`` every ``FOUNDRY_WORKER_PRESENCE_SECONDS`` from a thread
+    (``presence.py``); a row not renewed for three periods is stale. It is
+    how a management command in another process learns that someone will
+    run what it sends: Celery's broadcast cannot see the embedded worker.
+    """
+
+    hostname = models.CharField(max_length=255)  # Celery's node name, e.g. github-data@host
+    pid = models.PositiveIntegerField()
+    queues = models.JSONField(default=list)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hostname", "pid"], name="worker_presence_unique")
+        ]
+        verbose_name_plural = "worker presence"
+
+    def __str__(self) -> str:
+        return f"{self.hostname} (pid {self.pid})"

@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from foundry.actors.inprocess import start_inprocess_worker
+from foundry.actors.presence import forget_presence
 
 
 class Command(BaseCommand):
@@ -48,7 +49,12 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Foundry on http://{host}:{port}/"))
         self.stdout.write(f"  admin:    http://{host}:{port}/admin/  (user admin, {password})")
         self.stdout.write(f"  database: {settings.DATABASES['default']['NAME']}")
-        uvicorn.run("foundry.asgi:application", host=host, port=port, log_level="info")
+        try:
+            uvicorn.run("foundry.asgi:application", host=host, port=port, log_level="info")
+        finally:
+            # Stopped (Ctrl-C): management commands in other terminals should
+            # hear "no worker" now, not after the presence row goes stale.
+            forget_presence()
 
     def _start_demo_github(self, webhook_url: str) -> None:
         """The local GitHub emulator with the demo organization, Foundry's

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from foundry.actors import ActorError
 from foundry.actors.models import ActorInstance
+from foundry.actors.presence import require_worker
 from github_data.actor import github_data
 from github_data.client import GitHubError, find_installation_id
 from github_data.models import (
@@ -23,6 +24,7 @@ from github_data.models import (
     SyncState,
     SyncStatus,
 )
+from orgs.actor import organization
 from orgs.models import Organization, TaskIndexEntry
 
 
@@ -46,6 +48,9 @@ class Command(BaseCommand):
         as_json: bool,
         **options: Any,
     ) -> None:
+        # The sync runs on github-data's queue and waits on the organization's:
+        # without workers for both it would wait silently for its timeout.
+        require_worker(github_data, organization, within=5)
         installation_id = installation_id or self._installation_id(org)
         console = Console(stderr=True)
         started = time.monotonic()
