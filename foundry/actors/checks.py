@@ -17,8 +17,9 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Info, Warning, register
 
 TAG = "foundry.actors"
-# Shorter leases are lost to a GC pause or a slow statement, and a worker
-# that loses its lease mid-step runs that step again elsewhere.
+# On PostgreSQL the lease period sets the TCP keepalive of the workers'
+# sessions: shorter, and a brief network stall ends a live worker's session
+# (and its leases), and its step runs again elsewhere.
 MIN_DEPLOY_LEASE_SECONDS = 10.0
 
 
@@ -87,17 +88,17 @@ def check_runtime_deployment(app_configs: Any = None, **kwargs: Any) -> list[Che
     sweep = settings.FOUNDRY_ACTOR_SWEEP_SECONDS
     if 0 < lease < MIN_DEPLOY_LEASE_SECONDS:
         issues.append(Warning(
-            f"FOUNDRY_ACTOR_LEASE_SECONDS is {lease:g}: a worker stalled for two thirds of "
-            "that (a GC pause, a slow statement) loses its lease and its step runs again "
-            "elsewhere.",
+            f"FOUNDRY_ACTOR_LEASE_SECONDS is {lease:g}: PostgreSQL ends the session of a "
+            "worker whose network stalls that long, its leases with it, and its step runs "
+            "again elsewhere.",
             hint=f"Use at least {MIN_DEPLOY_LEASE_SECONDS:g} seconds (default 30).",
             id=f"{TAG}.W002",
         ))
     if sweep > lease > 0:
         issues.append(Warning(
             f"FOUNDRY_ACTOR_SWEEP_SECONDS ({sweep:g}) is longer than "
-            f"FOUNDRY_ACTOR_LEASE_SECONDS ({lease:g}): after a worker dies its instances wait "
-            "for the next sweep long after their leases expired.",
+            f"FOUNDRY_ACTOR_LEASE_SECONDS ({lease:g}): the instances of a worker whose host "
+            "vanished wait for the next sweep long after their leases ended.",
             hint="Sweep at least once per lease (defaults: sweep 10, lease 30).",
             id=f"{TAG}.W003",
         ))
@@ -106,8 +107,10 @@ def check_runtime_deployment(app_configs: Any = None, **kwargs: Any) -> list[Che
         "prepare_threshold"
     ):
         issues.append(Info(
-            "The command loop prepares its statements once per PostgreSQL connection.",
-            hint="Behind PgBouncer in transaction mode older than 1.21, set "
+            "The command loop prepares its statements once per PostgreSQL connection, and "
+            "its leases are session advisory locks.",
+            hint="Connect workers directly or through PgBouncer in session mode; behind "
+                 "PgBouncer in transaction mode older than 1.21, also set "
                  "FOUNDRY_DB_PREPARED_STATEMENTS=0.",
             id=f"{TAG}.I001",
         ))
