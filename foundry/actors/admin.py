@@ -34,8 +34,13 @@ from foundry.actors.models import (
     Step,
     WorkerPresence,
 )
-from foundry.actors.operator import cancel_queued_command, retry_failed_command
+from foundry.actors.operator import (
+    cancel_queued_command,
+    release_lease,
+    retry_failed_command,
+)
 from foundry.actors.presence import stale_after
+from foundry.actors.registry import all_actor_types
 from foundry.actors.retention import RetentionPolicy
 from foundry.admin import ReadOnlyPermissions
 
@@ -119,6 +124,14 @@ def _link_to(attr: str, description: str, ordering: str | None = None) -> Any:
 class ReadOnlyAdmin(ReadOnlyPermissions):
     """Inspectors, not editors: the runtime is the tables' only writer."""
 
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        # has_change_permission is always False here (read-only), so ask the
+        # auth backend: the model's change permission grants operating.
+        opts: Any = getattr(self, "opts")  # noqa: B009  # set by ModelAdmin
+        codename = get_permission_codename("change", opts)
+        user = request.user
+        return bool(user.is_superuser or user.has_perm(f"{opts.app_label}.{codename}"))
+
     status_badge = _column("status", lambda o: _status(o.status), "status")
     duration_shown = _column("duration", lambda o: _seconds(o.duration))
     traceback_shown = _column(
@@ -134,6 +147,25 @@ def _commands_counted(**filters: Any) -> Coalesce:
         .order_by().values("instance").annotate(n=Count("pk")).values("n")
     )
     return Coalesce(Subquery(counted), 0)
+
+
+def _command_name_filter(field: str) -> type[admin.SimpleListFilter]:
+    """Filter by command name, offering the names the actor types declare:
+    listing the names in the table would read all of it (there is no index
+    on names: every claim and outcome would have to update one)."""
+
+    class CommandNameFilter(admin.SimpleListFilter):
+        title = "command"
+        parameter_name = field
+
+        def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+            names = sorted(n for t in all_actor_types() for n in t.commands)
+            return [(n, n) for n in names]
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+            return queryset.filter(**{field: self.value()}) if self.value() else queryset
+
+    return CommandNameFilter
 
 
 class InstanceStatusFilter(admin.SimpleListFilter):
@@ -167,6 +199,23 @@ class ActorInstanceAdmin(ReadOnlyAdmin, InstanceAdminBase):
     search_fields = ["key"]
     ordering = ["actor_type", "key"]
     show_full_result_count = False
+    actions = ["release_leases"]
+
+    @admin.action(
+        description="Release the lease (its worker is stuck for good)", permissions=["operate"]
+    )
+    def release_leases(self, request: HttpRequest, queryset: QuerySet[ActorInstance]) -> None:
+        """For a worker that is alive but will never finish (a leased
+        instance whose holder died is picked up by the sweeper without
+        this). Whatever the stuck worker commits afterwards is refused."""
+        done = 0
+        for instance in queryset.exclude(lease_owner="").order_by("id"):
+            if release_lease(instance.pk):
+                done += 1
+                self.log_change(request, instance, f"Released the lease of {instance.lease_owner}")
+        self.message_user(
+            request, f"Released {done} lease(s).", messages.SUCCESS if done else messages.WARNING
+        )
     fields = readonly_fields = (
         "actor_type", "key", "status_badge", "created_json", "created_at",
         "lease_owner", "lease_taken_at", "commands_table",
@@ -218,7 +267,7 @@ class CommandAdmin(ReadOnlyAdmin, CommandAdminBase):
         "id", "instance_link", "name", "status_badge", "attempts", "enqueued_at",
         "started_at", "finished_at", "duration_shown", "caused_by_link",
     ]
-    list_filter = ["status", "name", "instance__actor_type"]
+    list_filter = ["status", _command_name_filter("name"), "instance__actor_type"]
     search_fields = ["name", "instance__key", "id__exact"]
     # The instance and cause links would otherwise cost two queries a row.
     list_select_related = ["instance", "caused_by"]
@@ -285,13 +334,6 @@ class CommandAdmin(ReadOnlyAdmin, CommandAdminBase):
         retention = RetentionPolicy.from_settings().describe()
         return super().changelist_view(request, {**(extra_context or {}), "retention": retention})
 
-    def has_operate_permission(self, request: HttpRequest) -> bool:
-        # has_change_permission is always False here (read-only), so ask the
-        # auth backend: the model's change permission grants operating.
-        codename = get_permission_codename("change", self.opts)
-        user = request.user
-        return bool(user.is_superuser or user.has_perm(f"{self.opts.app_label}.{codename}"))
-
     @admin.action(description="Retry failed commands", permissions=["operate"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Command]) -> None:
         self._operate(request, queryset, CommandStatus.FAILED, retry_failed_command, "Retried")
@@ -323,7 +365,9 @@ class StepAdmin(ReadOnlyAdmin, StepAdminBase):
         "id", "command_link", "index", "name", "status_badge", "attempt", "started_at",
         "duration_shown",
     ]
-    list_filter = ["status", "command__name", "command__instance__actor_type"]
+    list_filter = [
+        "status", _command_name_filter("command__name"), "command__instance__actor_type"
+    ]
     search_fields = ["name", "command__id__exact"]
     # The command link renders Command.__str__ for every row.
     list_select_related = ["command"]

@@ -40,8 +40,7 @@ import time
 import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -306,7 +305,7 @@ class CommandContext:
 
     def _record_failure(
         self, index: int, name: str, step_input: Any, started: float, exc: Exception
-    ) -> None:
+    ) -> NoReturn:
         """Record the failed step, then raise what every replay will raise."""
         data = replay_data(exc)
         transitions.write_step(self._lease, self._row(
@@ -337,10 +336,9 @@ class CommandContext:
         awaited = Command.objects.select_related("instance").get(pk=command_id)
         if awaited.status in FINISHED_STATUSES:
             return self._record_wait(index, name, outcome_of(awaited, str(awaited.instance)))
-        deadline = self.command.wait_deadline if self.command.waiting_for_id == command_id \
-            else None
-        db_now: datetime | None = getattr(self.command, "db_now", None)
-        if deadline is not None and db_now is not None and deadline <= db_now:
+        # The claim judged the deadline on the database's clock.
+        resuming = self.command.waiting_for_id == command_id
+        if resuming and getattr(self.command, "wait_expired", False):
             return self._record_wait(index, name, {
                 **outcome_of(awaited, str(awaited.instance)), "status": "timeout",
                 "timeout": seconds,
@@ -356,8 +354,7 @@ class CommandContext:
                 f"{self.actor_key}: a cycle of waiting mailboxes never ends"
             )
             self._record_failure(index, name, {"command_id": command_id}, time.monotonic(), error)
-        deadline, db_now = suspended  # type: ignore[misc]  # Cycle raised above
-        raise Suspend(command_id, (deadline - db_now).total_seconds())
+        raise Suspend(command_id, suspended)
 
     def _record_wait(self, index: int, name: str, outcome: dict[str, Any]) -> Any:
         transitions.write_step(self._lease, self._row(

@@ -49,6 +49,7 @@ import redis
 from celery import current_app
 
 from foundry.actors import redisclient
+from foundry.actors.replies import DELIVER_LUA, Delivery, deliver, script_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -118,9 +119,11 @@ def ring_safely(fn: Callable[[], Any], what: str) -> Any:
         return None
 
 
-def clear(instance_id: int) -> int:
-    """The count before clearing it: above one, senders rely on a re-read."""
-    return counts().clear(instance_id)
+def clear(instance_id: int, delivery: Delivery | None = None) -> int:
+    """The count before clearing it: above one, senders rely on a re-read.
+    A finished command's ``delivery`` goes out first, in the same Redis
+    round trip (the drain that ends with that command)."""
+    return counts().clear(instance_id, delivery)
 
 
 def hand_back(instance_id: int) -> None:
@@ -157,14 +160,16 @@ class LocalCounts:
             self._counts[instance_id] = (count + by, expires)
             return count + by
 
-    def add_many(self, instance_ids: list[int]) -> list[int]:
-        return [self.add(i) for i in instance_ids]
+    def add_many(self, instance_ids: list[int], by: int = 1) -> list[int]:
+        return [self.add(i, by) for i in instance_ids]
 
     def set_pending(self, instance_id: int) -> None:
         with self._lock:
             self._counts[instance_id] = (1, time.monotonic() + PENDING_SECONDS)
 
-    def clear(self, instance_id: int) -> int:
+    def clear(self, instance_id: int, delivery: Delivery | None = None) -> int:
+        if delivery is not None:
+            deliver(delivery)
         with self._lock:
             count, expires = self._counts.pop(instance_id, (0, 0.0))
             return count if expires > time.monotonic() else 0
@@ -175,44 +180,48 @@ class LocalCounts:
             return {i for i in instance_ids if self._counts.get(i, (0, 0.0))[1] > now}
 
 
-# Atomic on the server: add to a count, starting its expiry when this
-# created it; read a count and delete it.
-_ADD_SCRIPT = """
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-if n == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return n
-"""
-_CLEAR_SCRIPT = """
-local n = redis.call('GET', KEYS[1])
-if n then redis.call('DEL', KEYS[1]) end
-return n
-"""
-
-
 def _key(instance_id: int) -> str:
     return f"{redisclient.prefix()}doorbell:{instance_id}"
+
+
+# Atomic on the server, one command each (a script call costs one round
+# trip; a redis-py pipeline costs building one, and a SCRIPT EXISTS round
+# trip when it holds a script): add to counts, starting the expiry of those
+# this created; deliver a finished command's outcome, then read a count and
+# delete it (GETDEL: Redis 6.2 or later).
+_ADD_LUA = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCRBY', key, ARGV[1])
+  if n == tonumber(ARGV[1]) then redis.call('EXPIRE', key, ARGV[2]) end
+  counts[i] = n
+end
+return counts
+"""
+_DELIVER_AND_CLEAR_LUA = DELIVER_LUA + "return redis.call('GETDEL', KEYS[2])"
 
 
 class RedisCounts:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self._add = self.client.register_script(_ADD_SCRIPT)
-        self._clear = self.client.register_script(_CLEAR_SCRIPT)
+        self._add = client.register_script(_ADD_LUA)
+        self._deliver_and_clear = client.register_script(_DELIVER_AND_CLEAR_LUA)
 
     def add(self, instance_id: int, by: int = 1) -> int:
-        return int(self._add(keys=[_key(instance_id)], args=[by, PENDING_SECONDS]))
+        return self.add_many([instance_id], by=by)[0]
 
-    def add_many(self, instance_ids: list[int]) -> list[int]:
-        pipe = self.client.pipeline(transaction=False)
-        for instance_id in instance_ids:
-            self._add(keys=[_key(instance_id)], args=[1, PENDING_SECONDS], client=pipe)
-        return [int(n) for n in pipe.execute()]
+    def add_many(self, instance_ids: list[int], by: int = 1) -> list[int]:
+        keys = [_key(instance_id) for instance_id in instance_ids]
+        return [int(n) for n in self._add(keys=keys, args=[by, PENDING_SECONDS])]
 
     def set_pending(self, instance_id: int) -> None:
         self.client.set(_key(instance_id), 1, ex=PENDING_SECONDS)
 
-    def clear(self, instance_id: int) -> int:
-        return int(self._clear(keys=[_key(instance_id)]) or 0)
+    def clear(self, instance_id: int, delivery: Delivery | None = None) -> int:
+        if delivery is None:
+            return int(self.client.getdel(_key(instance_id)) or 0)
+        keys, args = script_arguments(delivery)
+        return int(self._deliver_and_clear(keys=[*keys, _key(instance_id)], args=args) or 0)
 
     def present(self, instance_ids: list[int]) -> set[int]:
         if not instance_ids:

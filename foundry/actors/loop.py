@@ -37,7 +37,7 @@ from foundry.actors.jsonvalue import to_json_value
 from foundry.actors.liveness import Lease
 from foundry.actors.models import Command, CommandStatus, Step
 from foundry.actors.registry import actor_type
-from foundry.actors.replies import command_channel, get_notifier
+from foundry.actors.replies import Delivery, deliver, outcome_delivery
 from foundry.actors.transitions import Finished, Outcome
 
 logger = logging.getLogger(__name__)
@@ -57,9 +57,9 @@ class _DrainEnd(enum.Enum):
     LOST = "lease lost"
 
 
-def _clear_doorbell(instance_id: int) -> int:
+def _clear_doorbell(instance_id: int, delivery: Delivery | None = None) -> int:
     try:
-        return doorbell.clear(instance_id)
+        return doorbell.clear(instance_id, delivery)
     except Exception:
         # Without the count, assume senders relied on a re-read.
         logger.exception("clearing the doorbell count of instance %s failed", instance_id)
@@ -99,8 +99,9 @@ def drain(instance_id: int, type_name: str) -> None:
                 return
             continue
         end: _DrainEnd | None = None
+        last: list[Delivery] = []
         try:
-            end = _drain_leased(lease, type_name, slice_ends, taken.command)
+            end = _drain_leased(lease, type_name, slice_ends, taken.command, last)
         finally:
             if lease.held:
                 transitions.release(lease)
@@ -109,7 +110,8 @@ def drain(instance_id: int, type_name: str) -> None:
         # and can miss a command committed while it ran.) Any other end
         # reads again regardless: a doorbell that found the lease held (an
         # awaited command finishing, say) relies on it.
-        skipped = _clear_doorbell(instance_id) > 1
+        # The last finished command's waiters hear in the same round trip.
+        skipped = _clear_doorbell(instance_id, last[0] if last else None) > 1
         looked_again = True
         if end is _DrainEnd.RELEASED and not skipped:
             return
@@ -124,8 +126,13 @@ def drain(instance_id: int, type_name: str) -> None:
 
 
 def _drain_leased(
-    lease: Lease, type_name: str, slice_ends: float, command: Command | None
+    lease: Lease, type_name: str, slice_ends: float, command: Command | None,
+    last: list[Delivery],
 ) -> _DrainEnd:
+    """Run commands until the mailbox is empty, blocked, lost or the slice
+    is over. Waiters of each finished command are told at once, except the
+    last one's when the drain ends with it: that goes into ``last``, for
+    the drain to send with its doorbell clear."""
     while True:
         try:
             if command is None:
@@ -144,7 +151,11 @@ def _drain_leased(
             command = None
             continue
         if ran.released:
+            if ran.delivery is not None:
+                last.append(ran.delivery)
             return _DrainEnd.RELEASED
+        if ran.delivery is not None:
+            doorbell.ring_safely(partial(deliver, ran.delivery), "outcome for its waiters")
         command = ran.next_command
         if command is None and time.monotonic() > slice_ends:
             return _DrainEnd.SLICED
@@ -204,7 +215,11 @@ def run_command(
     except LeaseLost as lost:
         logger.warning("%s could not finish %s: %s", lease.owner, command, lost)
         return Stopped.LEASE_LOST
-    notify_finished(command, outcome.message(), watched=finished.watched)
+    finished.delivery = outcome_delivery(
+        reply_to=command.reply_to, command_id=command.pk, outcome=outcome.message(),
+        watched=finished.watched,
+    )
+    wake_parent(command)
     return finished
 
 
@@ -213,19 +228,19 @@ def notify_finished(command: Command, outcome: dict[str, Any], *, watched: bool)
     command's channel (when any said so), a suspended parent command.
     Called after the outcome committed; failures are logged, never raised
     (waiters re-read the row, the sweeper rings a parent that was missed)."""
-    if command.reply_to:
-        reply_to = command.reply_to
-        doorbell.ring_safely(
-            lambda: get_notifier().deliver_reply(reply_to, outcome), f"reply of {command}"
-        )
-    if watched:
-        doorbell.ring_safely(
-            lambda: get_notifier().publish(command_channel(command.pk), outcome),
-            f"outcome of {command} for its waiters",
-        )
+    delivery = outcome_delivery(
+        reply_to=command.reply_to, command_id=command.pk, outcome=outcome, watched=watched
+    )
+    if delivery is not None:
+        doorbell.ring_safely(partial(deliver, delivery), f"outcome of {command} for its waiters")
+    wake_parent(command)
+
+
+def wake_parent(command: Command) -> None:
+    """A suspended parent waits on this command: ring its doorbell."""
     parent_id = command.caused_by_id
     if command.parent_waits and parent_id is not None:
-        def wake_parent() -> None:
+        def ring_parent() -> None:
             parent = (
                 Command.objects.filter(pk=parent_id)
                 .values_list("instance_id", "instance__actor_type")
@@ -234,7 +249,7 @@ def notify_finished(command: Command, outcome: dict[str, Any], *, watched: bool)
             if parent is not None:
                 doorbell.ring(parent[0], parent[1])
 
-        doorbell.ring_safely(wake_parent, f"wake-up of the command waiting on {command}")
+        doorbell.ring_safely(ring_parent, f"wake-up of the command waiting on {command}")
 
 
 def sweep() -> int:

@@ -149,6 +149,18 @@ def wait_for_command(ref: CommandRef, *, timeout: float | None) -> Any:
         return _await(ref, subscription, timeout=timeout, read_first=True)
 
 
+def _make_durable(ref: CommandRef) -> None:
+    """Before a blocked sender gives up: a synchronous commit (this update)
+    flushes the WAL of the command's insert, which may have committed
+    asynchronously (``sql.insert_command``), so "still in the mailbox"
+    holds. A command that is gone was lost with a database crash."""
+    if not Command.objects.filter(pk=ref.id).update(watched=True):
+        raise ActorError(
+            f"command {ref.id} ({ref.name} on {ref.actor_key}) is gone: the database lost it "
+            "(a crash before it was flushed) or it was pruned; send it again"
+        )
+
+
 def _await(ref: CommandRef, subscription: Any, *, timeout: float | None, read_first: bool) -> Any:
     seconds = timeout if timeout is not None else settings.FOUNDRY_ACTOR_WAIT_SECONDS
     deadline = time.monotonic() + seconds
@@ -163,6 +175,7 @@ def _await(ref: CommandRef, subscription: Any, *, timeout: float | None, read_fi
                 return unwrap_outcome(outcome_of(command, ref.actor_key))
         remaining = deadline - time.monotonic()
         if remaining <= 0:
+            _make_durable(ref)
             raise CommandTimeout(
                 actor_key=ref.actor_key, command_name=ref.name, command_id=ref.id,
                 timeout=seconds,

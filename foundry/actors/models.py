@@ -63,8 +63,13 @@ class Command(models.Model):
     # Runs that started this command; a resume after a crash adds one, a
     # resume after a durable wait does not.
     attempts = models.PositiveIntegerField(default=0)
+    # These two references are NULL for most commands: their indexes are
+    # partial (below), so the hot path neither writes nor carries entries
+    # for them. (Every claim and outcome updates the indexed ``status``, so
+    # those updates are not HOT and touch every index of the table.)
     caused_by = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="caused"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="caused",
+        db_index=False,
     )
     # The sender is a handler suspended on this command: finishing it rings
     # the sender's doorbell.
@@ -77,7 +82,8 @@ class Command(models.Model):
     # every command nobody waits on.
     watched = models.BooleanField(default=False)
     waiting_for = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
     )
     wait_deadline = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(default=timezone.now)
@@ -92,8 +98,14 @@ class Command(models.Model):
                 name="actor_command_open",
                 condition=Q(status__in=["queued", "running", "waiting"]),
             ),
-            models.Index(fields=["status", "id"], name="actor_command_status"),
-            models.Index(fields=["name"], name="actor_command_name"),
+            models.Index(
+                fields=["caused_by"], name="actor_command_caused_by",
+                condition=Q(caused_by__isnull=False),
+            ),
+            models.Index(
+                fields=["waiting_for"], name="actor_command_waiting_for",
+                condition=Q(waiting_for__isnull=False),
+            ),
             # History retention finds old finished commands here, oldest
             # first per status (``retention.py``, which repeats the
             # condition verbatim for SQLite). Partial: claims, which set a

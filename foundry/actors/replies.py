@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -40,6 +41,48 @@ def reply_channel(token: str) -> str:
 
 # A reply nobody popped (its sender timed out) is dropped after this long.
 REPLY_TTL_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A finished command's outcome, addressed to whoever waits for it: its
+    blocked sender's reply box (``box``, a key) and, when someone watches
+    the command, its channel. Empty strings where there is nobody."""
+
+    box: str
+    channel: str
+    message: dict[str, Any]
+
+
+def outcome_delivery(
+    *, reply_to: str, command_id: int, outcome: dict[str, Any], watched: bool
+) -> Delivery | None:
+    if not reply_to and not watched:
+        return None
+    return Delivery(
+        box=reply_channel(reply_to) if reply_to else "",
+        channel=command_channel(command_id) if watched else "",
+        message=outcome,
+    )
+
+
+# Delivering in one command: a script call is one round trip where a
+# redis-py pipeline also costs building the pipeline (and, with a script in
+# it, a SCRIPT EXISTS round trip). KEYS[1]: the reply box, or ''; ARGV: the
+# message, the box's expiry, the channel or ''. ``doorbell`` appends its
+# clear to this script (KEYS[2]) to send both in one round trip.
+DELIVER_LUA = """
+if KEYS[1] ~= '' then
+  redis.call('RPUSH', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[1]) end
+"""
+
+
+def script_arguments(delivery: Delivery) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of ``DELIVER_LUA`` for a delivery."""
+    return [delivery.box], [json.dumps(delivery.message), REPLY_TTL_SECONDS, delivery.channel]
 
 
 class _LocalSubscription:
@@ -69,6 +112,11 @@ class LocalNotifier:
 
     def deliver_reply(self, token: str, message: dict[str, Any]) -> None:
         self.publish(reply_channel(token), message)
+
+    def deliver(self, delivery: Delivery) -> None:
+        for channel in (delivery.box, delivery.channel):
+            if channel:
+                self.publish(channel, delivery.message)
 
     def await_reply(self, token: str) -> AbstractContextManager[_LocalSubscription]:
         return self.subscribe(reply_channel(token))
@@ -117,13 +165,14 @@ class _RedisReplyBox:
 class RedisNotifier:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
+        self._deliver = client.register_script(DELIVER_LUA)
 
     def deliver_reply(self, token: str, message: dict[str, Any]) -> None:
-        key = reply_channel(token)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.rpush(key, json.dumps(message))
-        pipe.expire(key, REPLY_TTL_SECONDS)
-        pipe.execute()
+        self.deliver(Delivery(box=reply_channel(token), channel="", message=message))
+
+    def deliver(self, delivery: Delivery) -> None:
+        keys, args = script_arguments(delivery)
+        self._deliver(keys=keys, args=args)
 
     @contextmanager
     def await_reply(self, token: str) -> Iterator[_RedisReplyBox]:
@@ -154,3 +203,7 @@ _notifier = redisclient.PerProcess(_build_notifier)
 
 def get_notifier() -> LocalNotifier | RedisNotifier:
     return _notifier.get()
+
+
+def deliver(delivery: Delivery) -> None:
+    get_notifier().deliver(delivery)

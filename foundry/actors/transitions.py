@@ -30,9 +30,9 @@ nothing. Time comes from the database's clock.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -41,18 +41,19 @@ from foundry.actors.errors import LeaseLost
 from foundry.actors.jsonvalue import clean_text
 from foundry.actors.liveness import Lease, holder_alive
 from foundry.actors.models import Command
+from foundry.actors.replies import Delivery
 from foundry.actors.sql import (
     COMMANDS,
     FINISHED,
     INSTANCES,
     OPEN,
+    RUN_COLUMNS,
     STEPS,
     command_from_row,
     db_json,
     execute,
     fetch_all,
     fetch_one,
-    from_db_datetime,
     head_sql,
     may_run_sql,
     now_plus_sql,
@@ -70,6 +71,7 @@ from foundry.actors.sql import seconds as as_seconds
 ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true)"
 
 
+@functools.cache
 def _fence() -> str:
     """The condition under which a write on a drain's behalf may commit.
 
@@ -150,6 +152,8 @@ class Finished:
     released: bool = False
     # Someone listens on the finished command's channel.
     watched: bool = False
+    # Set by the loop: the outcome addressed to whoever waits for it.
+    delivery: Delivery | None = None
 
 
 @dataclass
@@ -159,10 +163,12 @@ class Cycle:
     path: list[str] = field(default_factory=list)
 
 
+@functools.cache
 def _jsonb(param: str) -> str:
     return f"%({param})s::jsonb" if on_postgresql() else f"%({param})s"
 
 
+@functools.cache
 def _step_insert(prefix: str = "step_", *, condition: str | None = None) -> str:
     columns = (
         "command_id", "index", "name", "status", "input", "output", "error_type",
@@ -186,6 +192,7 @@ def _step_insert(prefix: str = "step_", *, condition: str | None = None) -> str:
 
 # --- claiming ----------------------------------------------------------------------
 
+@functools.cache
 def _claim_set() -> str:
     # A waiting command resumes without counting an attempt; anything else
     # counts one.
@@ -195,6 +202,7 @@ def _claim_set() -> str:
     started_at = COALESCE(started_at, {now_sql()})"""
 
 
+@functools.cache
 def _claim_returning(table: str = COMMANDS) -> str:
     # What the drain needs to run the command without another read: whether
     # it has a step log to replay, the database's clock, and how many
@@ -204,11 +212,14 @@ def _claim_returning(table: str = COMMANDS) -> str:
     more = "" if on_postgresql() else f""",
     (SELECT COUNT(*) FROM (SELECT 1 FROM {COMMANDS} o WHERE o.instance_id = {table}.instance_id
      AND o.status IN {OPEN} LIMIT 2)) AS open_before_claim"""
-    return f"""*,
+    columns = ", ".join(RUN_COLUMNS)
+    return f"""{columns},
     EXISTS (SELECT 1 FROM {STEPS} s WHERE s.command_id = {table}.id) AS has_log,
-    {now_sql()} AS db_now{more}"""
+    ({table}.wait_deadline IS NOT NULL AND {table}.wait_deadline <= {now_sql()}) AS wait_expired
+    {more}"""
 
 
+@functools.cache
 def _claim_head_sql() -> str:
     return f"""
 UPDATE {COMMANDS} SET {_claim_set()}
@@ -220,7 +231,7 @@ RETURNING {_claim_returning()}
 def _claimed(row: dict[str, Any] | None) -> Command | None:
     command = command_from_row(row)
     if command is not None:
-        command.db_now = from_db_datetime(row["db_now"]) if row else None  # type: ignore[attr-defined]
+        command.wait_expired = bool(row["wait_expired"]) if row else False  # type: ignore[attr-defined]
         command.has_log = bool(row["has_log"]) if row else False  # type: ignore[attr-defined]
     return command
 
@@ -234,6 +245,7 @@ def claim_head(lease: Lease) -> Command | None:
 
 # --- take -------------------------------------------------------------------------
 
+@functools.cache
 def _take_pg_sql() -> str:
     return f"""
 WITH runnable AS MATERIALIZED (
@@ -254,6 +266,7 @@ FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE
 """
 
 
+@functools.cache
 def _runnable_sqlite_sql() -> str:
     return f"""
 SELECT lease_owner, EXISTS (
@@ -295,6 +308,7 @@ def take(lease: Lease) -> Taken:
 
 # --- steps --------------------------------------------------------------------------
 
+@functools.cache
 def _standalone_step_sql() -> str:
     returning = f" RETURNING {ASYNC_COMMIT}" if on_postgresql() else ""
     return _step_insert() + returning
@@ -324,6 +338,7 @@ def _wait_graph_lock() -> None:
 _WAIT_GRAPH_KEY = 0x46 << 56 | (1 << 55)
 
 
+@functools.cache
 def _hop_sql() -> str:
     return f"""
 SELECT c.instance_id AS instance_id, i.actor_type AS actor_type, i.key AS actor_key,
@@ -369,6 +384,7 @@ def find_cycle(waiter_instance: int, awaited_command: int) -> Cycle | None:
         command = int(row["head_waits_for"])
 
 
+@functools.cache
 def _suspend_sql() -> str:
     # A wait resumed on the same command keeps its deadline.
     return f"""
@@ -376,8 +392,15 @@ UPDATE {COMMANDS} SET status = 'waiting', waiting_for_id = %(awaited)s,
     wait_deadline = CASE WHEN waiting_for_id = %(awaited)s AND wait_deadline IS NOT NULL
         THEN wait_deadline ELSE {now_plus_sql('seconds')} END
 WHERE id = %(command)s AND status = 'running' AND {_fence()}
-RETURNING wait_deadline, {now_sql()} AS db_now
+RETURNING {_seconds_until('wait_deadline')} AS seconds_left
 """
+
+
+def _seconds_until(column: str) -> str:
+    if on_postgresql():
+        return f"EXTRACT(EPOCH FROM {column} - {now_sql()})"
+    return f"(julianday({column}) - julianday('now')) * 86400.0"
+
 
 
 class _Refused(Exception):
@@ -390,11 +413,12 @@ class _Refused(Exception):
 def suspend(
     lease: Lease, command: Command, *, awaited: int, seconds: float,
     unwritten: StepRow | None,
-) -> tuple[datetime, datetime] | Cycle:
+) -> float | Cycle:
     """Set the command waiting on ``awaited`` (deadline: ``seconds`` from now
     on the database's clock, or the one it had for the same wait), with the
-    last step's row. Returns (deadline, database now), or the cycle the wait
-    would close (then nothing but the last step's row is written)."""
+    last step's row. Returns the seconds left until the deadline, or the
+    cycle the wait would close (then nothing but the last step's row is
+    written)."""
     lease.check()
     params = {
         "command": command.pk, "awaited": awaited, "seconds": as_seconds(seconds),
@@ -415,10 +439,7 @@ def suspend(
         if unwritten is not None:
             write_step(lease, unwritten)
         return refused.cycle
-    deadline = from_db_datetime(row["wait_deadline"])
-    db_now = from_db_datetime(row["db_now"])
-    assert deadline is not None and db_now is not None
-    return deadline, db_now
+    return float(row["seconds_left"])
 
 
 # --- outcomes -----------------------------------------------------------------------
@@ -435,6 +456,7 @@ _OBSERVED_COMMIT = (
     "THEN 'on' ELSE 'off' END, true)"
 )
 
+@functools.cache
 def _outcome_set() -> str:
     return f"""
     status = %(status)s, result = {_jsonb('result')}, error_type = %(error_type)s,
@@ -442,6 +464,7 @@ def _outcome_set() -> str:
     waiting_for_id = NULL, wait_deadline = NULL"""
 
 
+@functools.cache
 def _finish_pg_sql(with_step: bool) -> str:
     step = (
         f", unwritten_step AS ({_step_insert(condition='EXISTS (SELECT 1 FROM finished)')})"
@@ -478,6 +501,7 @@ FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE
 """
 
 
+@functools.cache
 def _outcome_sqlite_sql() -> str:
     return f"""
 UPDATE {COMMANDS} SET {_outcome_set()}
@@ -528,6 +552,7 @@ def finish(
 
 # --- letting go ----------------------------------------------------------------------
 
+@functools.cache
 def _release_pg_sql(if_idle: bool) -> str:
     idle = f" AND NOT EXISTS (SELECT 1 FROM {COMMANDS} WHERE instance_id = %(instance)s " \
         f"AND status IN {OPEN})" if if_idle else ""
@@ -596,6 +621,7 @@ def has_runnable(instance_id: int) -> bool:
 
 # --- the sweeper's view ------------------------------------------------------------------
 
+@functools.cache
 def _candidates_sql() -> str:
     held = ""
     if on_postgresql():

@@ -265,3 +265,22 @@ def test_actions_need_the_change_permission(
 def action_offered(response: HttpResponse, action: str) -> bool:
     form = response.context["action_form"]
     return form is not None and action in [v for v, _ in form.fields["action"].choices]
+
+
+def test_release_lease_frees_the_instance_and_logs(
+    admin_client: Client, admin_user: User, history: History
+) -> None:
+    """The operator releases the lease of a stuck worker from the instance
+    list: the lease is gone, the change is logged; an instance without a
+    lease is skipped."""
+    gamma = ActorInstance.objects.get(pk=history.leaf.instance_id)
+    assert gamma.lease_owner == "worker-1"
+    response = admin_client.post(url("actorinstance_changelist"), {
+        "action": "release_leases",
+        "_selected_action": [gamma.pk, history.root.instance_id],
+    }, follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["Released 1 lease(s)."]
+    gamma.refresh_from_db()
+    assert (gamma.lease_owner, gamma.lease_taken_at) == ("", None)
+    entry = LogEntry.objects.get(object_id=str(gamma.pk))
+    assert (entry.user, "worker-1" in entry.change_message) == (admin_user, True)
