@@ -57,6 +57,8 @@ DRAIN_TASK = "foundry.actors.drain"
 # How long a count keeps others from ringing when no drain clears it (its
 # doorbell was lost with a worker before the drain took the lease).
 PENDING_SECONDS = 15
+# At most this many instances share one doorbell rung from a batch of sends.
+INSTANCES_PER_DOORBELL = 8
 # What a drain that found the lease held adds to the count, so that the
 # holder's clear sees "someone relies on a re-read" (a count above one).
 HAND_BACK = 2
@@ -67,7 +69,11 @@ def queue_for(type_name: str) -> str:
     return f"actors.{type_name}"
 
 
-def ring(instance_id: int, type_name: str, *, countdown: float | None = None) -> None:
+def ring(
+    instance_id: int | list[int], type_name: str, *, countdown: float | None = None
+) -> None:
+    """One doorbell, for one instance or several of one type (drained one
+    after the other by the worker that takes it)."""
     current_app.send_task(
         DRAIN_TASK, (instance_id, type_name), queue=queue_for(type_name), countdown=countdown,
         ignore_result=True,
@@ -89,22 +95,32 @@ def ring_once_many(doorbells: list[tuple[int, str]]) -> None:
     all), counted in one round trip, then the firsts ring."""
     unique = list(dict.fromkeys(doorbells))
     added = counts().add_many([instance_id for instance_id, _ in unique])
+    firsts: dict[str, list[int]] = {}
     for (instance_id, type_name), count in zip(unique, added, strict=True):
         if count == 1:
+            firsts.setdefault(type_name, []).append(instance_id)
+    # The firsts of one type share doorbells, a few instances each: fewer
+    # messages to publish and consume, and still one for each worker.
+    for type_name, instance_ids in firsts.items():
+        for i in range(0, len(instance_ids), INSTANCES_PER_DOORBELL):
+            chunk = instance_ids[i:i + INSTANCES_PER_DOORBELL]
             ring_safely(
-                partial(_ring_counted, instance_id, type_name),
-                f"doorbell of {type_name} instance {instance_id}",
+                partial(_ring_counted, chunk, type_name),
+                f"doorbell of {type_name} instances {chunk}",
             )
 
 
-def _ring_counted(instance_id: int, type_name: str) -> None:
-    """Ring for a count this process just started. If the ring fails, no
-    doorbell is on its way after all: drop the count, so that the sweeper
-    sees the instance unattended at its next period."""
+def _ring_counted(instance_ids: int | list[int], type_name: str) -> None:
+    """Ring for counts this process just started. If the ring fails, no
+    doorbell is on its way after all: drop the counts, so that the sweeper
+    sees the instances unattended at its next period."""
     try:
-        ring(instance_id, type_name)
+        ring(instance_ids, type_name)
     except Exception:
-        ring_safely(lambda: counts().clear(instance_id), f"count of instance {instance_id}")
+        for instance_id in instance_ids if isinstance(instance_ids, list) else [instance_ids]:
+            ring_safely(
+                partial(counts().clear, instance_id), f"count of instance {instance_id}"
+            )
         raise
 
 

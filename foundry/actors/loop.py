@@ -66,7 +66,31 @@ def _clear_doorbell(instance_id: int, delivery: Delivery | None = None) -> int:
         return 2
 
 
-def drain(instance_id: int, type_name: str) -> None:
+def drain_many(instance_ids: list[int], type_name: str) -> None:
+    """One doorbell for several instances: drain them one after the other
+    within one time slice; those left when it is over get a doorbell of
+    their own (each was counted for this doorbell: it must see them)."""
+    slice_ends = time.monotonic() + settings.FOUNDRY_ACTOR_DRAIN_SLICE_SECONDS
+    failure: Exception | None = None
+    for i, instance_id in enumerate(instance_ids):
+        if i and time.monotonic() > slice_ends:
+            rest = instance_ids[i:]
+            doorbell.ring_safely(
+                partial(doorbell.ring, rest, type_name), f"doorbell of instances {rest}"
+            )
+            break
+        try:
+            drain(instance_id, type_name, slice_ends=slice_ends)
+        except Exception as exc:
+            # The others were counted for this doorbell too: drain them,
+            # then fail the task with the first error.
+            logger.exception("draining %s instance %s failed", type_name, instance_id)
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+
+
+def drain(instance_id: int, type_name: str, *, slice_ends: float | None = None) -> None:
     """Run the instance's runnable commands while holding its lease.
 
     Whoever drains clears the doorbell count before it stops and, if
@@ -74,7 +98,8 @@ def drain(instance_id: int, type_name: str) -> None:
     mailbox again: their commands were committed before they counted, so
     that read sees them."""
     actor_type(type_name)  # fails loudly for a type this worker does not know
-    slice_ends = time.monotonic() + settings.FOUNDRY_ACTOR_DRAIN_SLICE_SECONDS
+    if slice_ends is None:
+        slice_ends = time.monotonic() + settings.FOUNDRY_ACTOR_DRAIN_SLICE_SECONDS
     looked_again = handed_back = False
     while True:
         lease = Lease(instance_id)

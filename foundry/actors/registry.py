@@ -16,6 +16,7 @@ Handles to instances come from ``task.get(...)``, ``task.create(...)`` and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -55,6 +56,12 @@ class CommandSpec:
     handler: Handler
     payload_type: Any | None
 
+    @functools.cached_property
+    def _adapter(self) -> TypeAdapter[Any]:
+        # Building an adapter costs more than validating with it: once per spec.
+        payload_type: Any = self.payload_type
+        return TypeAdapter(payload_type)
+
     def validate(self, body: Any) -> Any:
         """Validate a body at send time; return its JSON form for the mailbox.
 
@@ -68,7 +75,7 @@ class CommandSpec:
                 return to_json_value(body, what="payload")
             except NotSerializable as exc:
                 raise InvalidPayload(self.name, [{"loc": (), "msg": str(exc)}]) from None
-        adapter: TypeAdapter[Any] = TypeAdapter(self.payload_type)
+        adapter = self._adapter
         try:
             value = adapter.validate_python(body if body is not None else {})
         except ValidationError as exc:
@@ -88,7 +95,7 @@ class CommandSpec:
         """Rebuild the payload object a handler receives from the mailbox row."""
         if self.payload_type is None:
             return stored
-        adapter: TypeAdapter[Any] = TypeAdapter(self.payload_type)
+        adapter = self._adapter
         try:
             return adapter.validate_python(stored if stored is not None else {})
         except ValidationError as exc:

@@ -208,19 +208,25 @@ def command_from_row(row: dict[str, Any] | None) -> Command | None:
 
 # --- the mailbox ---------------------------------------------------------------
 
-_COMMAND_INSERT_COLUMNS = (
-    "instance_id", "name", "payload", "status", "result", "error_type", "error_message",
-    "traceback", "attempts", "caused_by_id", "parent_waits", "reply_to", "watched",
-    "waiting_for_id", "wait_deadline", "started_at", "finished_at",
-)
+# A new command's columns: the sender's values, then constants (written into
+# the statement: fewer parameters to send and convert on every send).
+_COMMAND_SENT_COLUMNS = ("instance_id", "name", "payload", "caused_by_id", "parent_waits",
+                         "reply_to")
+_COMMAND_NEW_VALUES = {
+    "status": "'queued'", "result": "NULL", "error_type": "''", "error_message": "''",
+    "traceback": "''", "attempts": "0", "watched": "FALSE", "waiting_for_id": "NULL",
+    "wait_deadline": "NULL", "started_at": "NULL", "finished_at": "NULL",
+}
 
 
 @functools.cache
 def _insert_command_sql(flushed_later: bool) -> str:
     later = ", set_config('synchronous_commit', 'off', true)" if flushed_later else ""
     return (
-        f"INSERT INTO {COMMANDS} ({', '.join(_COMMAND_INSERT_COLUMNS)}, enqueued_at) "
-        f"VALUES ({', '.join(['%s'] * len(_COMMAND_INSERT_COLUMNS))}, {now_sql()}) "
+        f"INSERT INTO {COMMANDS} ({', '.join(_COMMAND_SENT_COLUMNS)}, "
+        f"{', '.join(_COMMAND_NEW_VALUES)}, enqueued_at) "
+        f"VALUES ({', '.join(['%s'] * len(_COMMAND_SENT_COLUMNS))}, "
+        f"{', '.join(_COMMAND_NEW_VALUES.values())}, {now_sql()}) "
         f"RETURNING id{later}"
     )
 
@@ -237,8 +243,7 @@ def insert_command(
     blocked sender that gives up flushes it first (``mailbox._await``)."""
     flushed_later = bool(reply_to) and on_postgresql() and not db().in_atomic_block
     row = fetch_one(_insert_command_sql(flushed_later), [
-        instance_id, name, db_json(payload), "queued", None, "", "", "", 0, caused_by,
-        parent_waits, reply_to, False, None, None, None, None,
+        instance_id, name, db_json(payload), caused_by, parent_waits, reply_to,
     ])
     assert row is not None  # INSERT … RETURNING always returns its row
     return int(row["id"])

@@ -123,7 +123,9 @@ def test_a_busy_instance_gets_one_doorbell_per_drain(workers: Workers) -> None:
 
     def count_doorbells(headers: dict[str, Any], body: Any, **kwargs: Any) -> None:
         if headers.get("task") == "foundry.actors.drain":
-            doorbells.append(tuple(body[0]))  # the task's args
+            instances, type_name = body[0]  # the task's args: one instance, or several
+            for instance in instances if isinstance(instances, list) else [instances]:
+                doorbells.append((instance, type_name))
 
     before_task_publish.connect(count_doorbells)
     try:
