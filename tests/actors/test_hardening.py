@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import redis
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 
@@ -128,6 +129,13 @@ def test_a_worker_whose_clock_runs_ahead_takes_no_live_lease(
     wait_until((tmp_path / "nap.pid").exists, timeout=30, what="the nap to start")
     time.sleep(0.5)
     behind = [handle.send("probe.command.double", {"n": i}) for i in range(1, 4)]
+    # Doorbells for the instance while the nap runs: the busy worker is in
+    # the nap, so the skewed one takes them.
+    for _ in range(3):
+        current_app.send_task(
+            "foundry.actors.drain", (handle.instance_id, "probe"), queue="actors.probe"
+        )
+    time.sleep(1)
     assert [r.wait(timeout=60) for r in behind] == [2, 4, 6]
     ref.wait(timeout=30)
     assert len(named(log_lines(tmp_path), "nap")) == 1
