@@ -21,6 +21,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["foundry.actors"])
 # The history pruning task (beat, maintenance queue) lives beside its logic.
 app.autodiscover_tasks(["foundry.actors"], related_name="retention")
+# The sandbox keep-alive (beat, maintenance queue).
+app.autodiscover_tasks(["sandboxes"])
 
 
 def _record_worker_presence(sender: Any, **kwargs: Any) -> None:

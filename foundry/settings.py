@@ -266,3 +266,35 @@ GITHUB_OAUTH_CLIENT_SECRET = env_str("GITHUB_OAUTH_CLIENT_SECRET")
 GITHUB_PER_PAGE = env_int("GITHUB_PER_PAGE", 100)
 GITHUB_MAX_RETRIES = env_int("GITHUB_MAX_RETRIES", 5)
 GITHUB_MAX_RETRY_WAIT_SECONDS = env_float("GITHUB_MAX_RETRY_WAIT_SECONDS", 60.0)
+
+# --- Sandboxes ------------------------------------------------------------
+# Which provider runs an organization's sandboxes: FOUNDRY_SANDBOX_PROVIDER_BY_ORG
+# ("acme=e2b,other=local") first, else FOUNDRY_SANDBOX_PROVIDER; by default
+# e2b when an E2B key is configured, else local (the embedded default).
+E2B_API_KEY = env_str("E2B_API_KEY")
+FOUNDRY_SANDBOX_PROVIDER = env_str("FOUNDRY_SANDBOX_PROVIDER", "e2b" if E2B_API_KEY else "local")
+FOUNDRY_SANDBOX_PROVIDER_BY_ORG = dict(
+    item.split("=", 1) for item in env_list("FOUNDRY_SANDBOX_PROVIDER_BY_ORG", []) if "=" in item
+)
+FOUNDRY_E2B_TEMPLATE = env_str("FOUNDRY_E2B_TEMPLATE", "base")
+# The e2b SDK's Sandbox class, by dotted path (the tests name a fake).
+FOUNDRY_E2B_SDK = env_str("FOUNDRY_E2B_SDK", "e2b.Sandbox")
+# Local provider: a directory per sandbox, and the sandbox-agent binary
+# scripts/bootstrap fetched (npm @sandbox-agent/cli-linux-x64, pinned).
+FOUNDRY_SANDBOX_DIR = env_path("FOUNDRY_SANDBOX_DIR", DATA_DIR / "sandboxes")
+FOUNDRY_SANDBOX_AGENT_BIN = env_path(
+    "FOUNDRY_SANDBOX_AGENT_BIN", BASE_DIR / ".cache" / "sandbox-agent-0.4.2" / "sandbox-agent"
+)
+# How long a new agent server may take to answer /v1/health.
+FOUNDRY_SANDBOX_HEALTH_TIMEOUT_SECONDS = env_float("FOUNDRY_SANDBOX_HEALTH_TIMEOUT_SECONDS", 30.0)
+# Beat: how often watched sandboxes and those with a running turn get their
+# provider timeout extended (E2B's is 1 hour; ~2 minutes keeps a wide margin).
+FOUNDRY_SANDBOX_KEEPALIVE_SECONDS = env_float("FOUNDRY_SANDBOX_KEEPALIVE_SECONDS", 120.0)
+# A local sandbox nobody watched, with no turn running, for this long has its
+# agent server stopped (the directory stays; the next use starts it again).
+FOUNDRY_SANDBOX_LOCAL_IDLE_SECONDS = env_float("FOUNDRY_SANDBOX_LOCAL_IDLE_SECONDS", 1800.0)
+CELERY_BEAT_SCHEDULE["sandboxes.keep_alive"] = {
+    "task": "sandboxes.keep_alive",
+    "schedule": FOUNDRY_SANDBOX_KEEPALIVE_SECONDS,
+    "options": {"queue": "maintenance", "expires": FOUNDRY_SANDBOX_KEEPALIVE_SECONDS},
+}

@@ -299,6 +299,19 @@ class GitHubClient:
                 response = self._github.rest.apps.get_user_installation(org)
         return int(response.json()["id"])
 
+    def create_installation_token(self) -> str:
+        """A fresh installation token, as the App itself (JWT):
+        `POST /app/installations/{id}/access_tokens`. For git over HTTP in a
+        sandbox; the API calls above manage their own tokens."""
+        if self.installation_id is None:
+            raise GitHubConfigError("an installation token needs the client's installation_id")
+        path = f"/app/installations/{self.installation_id}/access_tokens"
+        with self._call("POST", path):
+            response = self._github.rest.apps.create_installation_access_token(
+                self.installation_id
+            )
+        return str(response.json()["token"])
+
 
 def find_installation_id(
     org: str,
