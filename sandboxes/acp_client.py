@@ -62,6 +62,7 @@ from pydantic import BaseModel
 from sandboxes.agent_errors import (
     AcpRequestFailed,
     AcpServerGone,
+    AgentServerError,
     AgentServerUnreachable,
     StreamGap,
 )
@@ -185,7 +186,7 @@ class AcpConnection:
         self._prefix = uuid.uuid4().hex[:8]
         self._next_id = 0
         self._id_lock = threading.Lock()
-        self.initialized: InitializeResponse | None = None
+        self.initialize_result: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"<AcpConnection {self.server_id} agent={self.agent} on {self.client.base_url}>"
@@ -206,9 +207,15 @@ class AcpConnection:
             ),
             client_info=CLIENT_INFO,
         )
-        result = conn.request("initialize", dump(request), timeout=timeout, bootstrap=True)
-        conn.initialized = InitializeResponse.model_validate(result)
+        conn.initialize_result = conn.request(
+            "initialize", dump(request), timeout=timeout, bootstrap=True
+        )
         return conn
+
+    def initialize_response(self) -> InitializeResponse:
+        """The agent's answer to ``initialize`` as ACP defines it (the built-in
+        ``mock`` agent only echoes, so this is not checked when opening)."""
+        return InitializeResponse.model_validate(self.initialize_result or {})
 
     # -- JSON-RPC ---------------------------------------------------------------------
 
@@ -225,25 +232,41 @@ class AcpConnection:
     ) -> dict[str, Any]:
         envelope = {"jsonrpc": "2.0", "id": self._request_id(), "method": method,
                     "params": params}
-        answer = self.client.acp_post(
-            self.server_id, envelope, agent=self.agent if bootstrap else None, timeout=timeout,
-        )
+        answer = self._post(envelope, bootstrap=bootstrap, timeout=timeout)
         if answer is None:
             raise AcpRequestFailed(self.server_id, method, {"message": "no response envelope"})
         if "error" in answer:
             raise AcpRequestFailed(self.server_id, method, dict(answer["error"]))
         return dict(answer.get("result") or {})
 
+    def _post(
+        self, envelope: dict[str, Any], *, bootstrap: bool = False,
+        timeout: float | None = 30.0,
+    ) -> dict[str, Any] | None:
+        try:
+            return self.client.acp_post(
+                self.server_id, envelope, agent=self.agent if bootstrap else None,
+                timeout=timeout,
+            )
+        except AgentServerError as exc:
+            # Only the first POST names the agent; sandbox-agent asking for
+            # it again means it no longer knows this server (it restarted).
+            if not bootstrap and exc.kind == "invalid_request" and "first POST" in exc.detail:
+                raise AcpServerGone(
+                    self.client.base_url, f"POST /v1/acp/{self.server_id}", exc.status,
+                    "session_not_found",
+                    f"sandbox-agent no longer knows ACP server {self.server_id!r} (it "
+                    "restarted: the agent process and its sessions are gone)",
+                    exc.problem,
+                ) from exc
+            raise
+
     def notify(self, method: str, params: dict[str, Any]) -> None:
-        self.client.acp_post(
-            self.server_id, {"jsonrpc": "2.0", "method": method, "params": params}
-        )
+        self._post({"jsonrpc": "2.0", "method": method, "params": params})
 
     def respond(self, request_id: Any, result: dict[str, Any]) -> None:
         """Answer a request the agent made (it arrived on the stream)."""
-        self.client.acp_post(
-            self.server_id, {"jsonrpc": "2.0", "id": request_id, "result": result}
-        )
+        self._post({"jsonrpc": "2.0", "id": request_id, "result": result})
 
     # -- ACP --------------------------------------------------------------------------
 

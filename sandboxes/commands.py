@@ -95,7 +95,8 @@ def _connect(org: str, sandbox_id: str) -> dict[str, Any]:
     row = records.row(org, sandbox_id)
     if row is None or not row.generation:
         return {"provision": "first use"}
-    repository = {"repo": row.repo_full_name, "clone_url": row.clone_url, "branch": row.branch}
+    repository = {"repo": row.repo_full_name, "clone_url": row.clone_url, "branch": row.branch,
+                  "installation_id": row.installation_id}
     if row.status in (SandboxStatus.DESTROYED, SandboxStatus.ERROR, SandboxStatus.PROVISIONING):
         why = f"it was {row.status}" + (f" ({row.status_detail})" if row.status_detail else "")
         return {"provision": why, "repository": repository}

@@ -38,6 +38,9 @@ class Sandbox(models.Model):
     repo_full_name = models.CharField(max_length=300, blank=True, default="")
     clone_url = models.CharField(max_length=500, blank=True, default="")
     branch = models.CharField(max_length=255, blank=True, default="")
+    # The GitHub App installation whose token clones it (None: the
+    # organization's own installation, or an anonymous clone).
+    installation_id = models.BigIntegerField(null=True, blank=True)
     agent_url = models.CharField(max_length=500, blank=True, default="")
     # E2B: its agent server is reachable from the internet, so it has a token.
     agent_token = models.CharField(max_length=100, blank=True, default="")

@@ -41,6 +41,9 @@ from sandboxes.git_auth import git_auth_env
 from sandboxes.providers.base import ProviderError, SandboxGone, SandboxPlace, SandboxSpec
 
 MARKER = "FOUNDRY_SANDBOX_DIR"
+# Fault injection for the tests only: a worker that started a server and
+# has not recorded it yet, held there so that it can be killed.
+FAULT_PAUSE_AFTER_START = "FOUNDRY_SANDBOX_FAULT_PAUSE_AFTER_START_SECONDS"
 # sandbox-agent answers a session/prompt POST when the turn ends and gives
 # up after 2 minutes by default; turns of real agents run longer.
 ACP_REQUEST_TIMEOUT_MS = "3600000"
@@ -191,6 +194,9 @@ class LocalProvider:
                     f"sandbox-agent in {directory} did not become healthy: {exc} "
                     f"(see {directory / 'agent-server.log'})"
                 ) from exc
+        fault_pause = float(os.environ.get(FAULT_PAUSE_AFTER_START) or 0)
+        if fault_pause:
+            time.sleep(fault_pause)  # the tests kill the worker here
         return place.but(
             agent_url=url, server_pid=proc.pid, server_started_at=started_at,
             restarted=restarted,
