@@ -10,7 +10,7 @@ from sandboxes.models import Sandbox, SandboxEvent
 
 class SandboxEventInline(ReadOnlyPermissions, admin.TabularInline):  # type: ignore[type-arg]
     model = SandboxEvent
-    fields = ["at", "generation", "status", "detail"]
+    fields = ("at", "generation", "status", "detail")
     readonly_fields = fields
     extra = 0
 

@@ -65,7 +65,7 @@ class ProcessClient:
             body["env"] = env
         return ProcessInfo.from_json(self.client.json("POST", "/v1/processes", json=body))
 
-    def list(self) -> list[ProcessInfo]:
+    def list_processes(self) -> list[ProcessInfo]:
         data = self.client.json("GET", "/v1/processes")
         return [ProcessInfo.from_json(p) for p in data.get("processes", [])]
 

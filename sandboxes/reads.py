@@ -121,6 +121,6 @@ def list_processes(handle: ActorHandle) -> ProcessListing:
         return ProcessListing(False, row.status, row.status_detail, [])
     try:
         with agent_client(handle) as client:
-            return ProcessListing(True, row.status, "", ProcessClient(client).list())
+            return ProcessListing(True, row.status, "", ProcessClient(client).list_processes())
     except AgentTransportError as exc:
         return ProcessListing(False, row.status, f"the agent server did not answer: {exc}", [])

@@ -94,9 +94,9 @@ def begin_provisioning(org: str, sandbox_id: str, repository: dict[str, Any],
     set_status(
         sandbox, SandboxStatus.PROVISIONING, why,
         provider=provider_name_for(org), repo_full_name=full_name, clone_url=clone_url,
-        branch=repo.branch, installation_id=repo.installation_id, provider_sandbox_id="", agent_url="", agent_token="",
-        home_path="", repo_path="", server_pid=None, server_started_at=None,
-        last_used_at=timezone.now(),
+        branch=repo.branch, installation_id=repo.installation_id, provider_sandbox_id="",
+        agent_url="", agent_token="", home_path="", repo_path="", server_pid=None,
+        server_started_at=None, last_used_at=timezone.now(),
     )
     return {
         "spec": {"org": org, "sandbox_id": sandbox_id, "generation": sandbox.generation,

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from acp import (
-    Agent,
     Client,
     InitializeResponse,
     NewSessionResponse,
@@ -201,7 +200,7 @@ class Turn:
         )
 
 
-class DemoAgent(Agent):
+class DemoAgent:
     """The ACP side: sessions, prompts, cancel."""
 
     def __init__(self) -> None:
@@ -223,13 +222,14 @@ class DemoAgent(Agent):
         )
 
     async def new_session(
-        self, cwd: str, mcp_servers: Any = None, **kwargs: Any
+        self, cwd: str, additional_directories: Any = None, mcp_servers: Any = None,
+        **kwargs: Any,
     ) -> NewSessionResponse:
         session_id = f"demo-{uuid.uuid4().hex[:12]}"
         self._cwd[session_id] = Path(cwd)
         return NewSessionResponse(session_id=session_id)
 
-    async def prompt(self, prompt: list[Any], session_id: str, **kwargs: Any) -> PromptResponse:
+    async def prompt(self, session_id: str, prompt: list[Any], **kwargs: Any) -> PromptResponse:
         if self._conn is None or session_id not in self._cwd:
             raise RequestError.invalid_params({"sessionId": session_id, "reason": "unknown"})
         turn = Turn(self._conn, session_id, self._cwd[session_id], _prompt_text(prompt))

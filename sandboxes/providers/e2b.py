@@ -87,7 +87,7 @@ class E2BProvider:
                  template: str | None = None) -> None:
         # The SDK's Sandbox class; FOUNDRY_E2B_SDK names another (the tests'
         # fake) for worker processes.
-        self.sdk = sdk if sdk is not None else import_string(settings.FOUNDRY_E2B_SDK)
+        self.sdk = sdk if sdk is not None else import_string(str(settings.FOUNDRY_E2B_SDK))
         self.api_key = api_key if api_key is not None else settings.E2B_API_KEY
         self.template = template or settings.FOUNDRY_E2B_TEMPLATE
         if not self.api_key:

@@ -210,14 +210,14 @@ class LocalProvider:
         try:
             proc = psutil.Process(place.server_pid)
             alive = proc.create_time() == place.server_started_at and proc.is_running()
-            return alive and proc.status() != psutil.STATUS_ZOMBIE
+            return bool(alive and proc.status() != psutil.STATUS_ZOMBIE)
         except psutil.NoSuchProcess:
             return False
 
     def _healthy(self, place: SandboxPlace) -> bool:
         with SandboxAgentClient(place.agent_url) as client:
             try:
-                return client.health().get("status") == "ok"
+                return bool(client.health().get("status") == "ok")
             except AgentTransportError:
                 return False
 

@@ -177,7 +177,7 @@ class SandboxStack:
 
 @pytest.fixture
 def sandbox_stack(
-    github_stack: Callable[..., Any], settings: Any, tmp_path: Path
+    github_stack: Callable[..., Any], settings: Any, tmp_path: Path  # noqa: F811 (a fixture)
 ) -> Iterator[Callable[..., SandboxStack]]:
     """``sandbox_stack()``: an emulator whose git needs a token, Foundry's
     sandboxes in a directory of this test (worker processes too)."""
