@@ -24,7 +24,10 @@ Promises:
 
 Limits: ``prompt`` holds its POST for the whole turn (sandbox-agent answers
 it when the turn ends); hold it outside any actor command. Server ids are
-random, so event indexes never restart under the same id.
+random, so event indexes never restart under the same id. There is no
+"close": sandbox-agent 0.4.2 does not answer ``DELETE /v1/acp/{server}``
+(the request hangs, with its own mock agent too), so a server lives as
+long as its sandbox-agent.
 """
 
 from __future__ import annotations
@@ -305,12 +308,6 @@ class AcpConnection:
         """Whether sandbox-agent still has this server (it forgets every
         server when it restarts)."""
         return any(s.get("serverId") == self.server_id for s in self.client.acp_servers())
-
-    def close(self) -> None:
-        try:
-            self.client.acp_close(self.server_id)
-        except AcpServerGone:
-            pass  # already gone: closing is done
 
 
 __all__ = ["AcpConnection", "AcpEvent", "AcpEventStream", "AcpServerGone", "dump"]

@@ -157,6 +157,3 @@ class SandboxAgentClient:
         if response.status_code == 202 or not response.content:
             return None
         return dict(response.json())
-
-    def acp_close(self, server_id: str) -> None:
-        self.request("DELETE", f"/v1/acp/{server_id}")

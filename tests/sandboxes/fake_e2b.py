@@ -115,7 +115,8 @@ class FakeCommands:
             home = state_dir() / state["id"]
             home.mkdir(exist_ok=True)
             proc = subprocess.Popen(
-                [str(sandbox_agent_binary()), "server", "--token", (envs or {})["FOUNDRY_AGENT_TOKEN"],
+                [str(sandbox_agent_binary()), "server",
+                 "--token", (envs or {})["FOUNDRY_AGENT_TOKEN"],
                  "--no-telemetry", "--port", str(local)],
                 env={"PATH": os.environ["PATH"], "HOME": str(home)},
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,

@@ -256,3 +256,37 @@ def test_a_dead_server_is_restarted_and_a_deleted_sandbox_reprovisioned(
         (2, "provisioning"), (2, "ready"),
     ]
     assert len(stack.servers()) == 1
+
+
+def test_beat_keeps_sandboxes_in_use_alive_and_stops_idle_local_ones(
+    sandbox_stack: Any, settings: Any
+) -> None:
+    """The keep-alive job sends keep_alive to a watched sandbox and leaves
+    it running; once nobody watches it and it was idle longer than the
+    setting, stop_idle stops its agent server (recorded as expired) and the
+    next ensure starts it again."""
+    from foundry.actors.models import Command
+    from sandboxes.keepalive import run_keep_alive
+
+    stack = sandbox_stack()
+    settings.FOUNDRY_SANDBOX_LOCAL_IDLE_SECONDS = 0.5
+    stack.start_workers(env={"FOUNDRY_SANDBOX_LOCAL_IDLE_SECONDS": "0.5"})
+    provision(stack)
+    handle = sandbox.get(org=stack.emulator.org, sandbox="task-1")
+    handle.send("sandbox.command.note_activity", {"watch_seconds": 60}, wait=True, timeout=30)
+    time.sleep(0.6)
+    assert run_keep_alive() == {"kept_alive": 1, "stopping_idle": 0}
+    wait_until(lambda: Sandbox.objects.get().last_keepalive_at is not None, timeout=30,
+               what="the keep-alive command")
+    assert len(stack.servers()) == 1
+
+    handle.send("sandbox.command.note_activity", {"watch_seconds": 0}, wait=True, timeout=30)
+    time.sleep(0.6)
+    assert run_keep_alive() == {"kept_alive": 0, "stopping_idle": 1}
+    wait_until(lambda: Sandbox.objects.get().status == "expired", timeout=30,
+               what="the idle sandbox to stop")
+    assert stack.servers() == []
+    assert Command.objects.filter(name="sandbox.command.stop_idle", status="succeeded").exists()
+    again = handle.send("sandbox.command.ensure", {}, wait=True, timeout=60)
+    assert again["status"] == "ready" and again["server_epoch"] == 1
+    assert len(stack.servers()) == 1
