@@ -80,7 +80,7 @@ class Command(BaseCommand):
                     handle.send("sandbox.command.destroy", wait=True, timeout=60)
                 if workers is not None:
                     workers.stop()
-        figures = {
+        figures: dict[str, Any] = {
             "database": connection.vendor,
             "runs": runs,
             "provision_p50_ms": round(statistics.median(provision_ms), 1),
@@ -89,9 +89,9 @@ class Command(BaseCommand):
             "prompt_first_chunk_ms": [round(v, 1) for v in first_chunk_ms],
             "demo_agent_pause_ms": pause * 1000,
         }
-        for name, value in figures.items():
-            if not isinstance(value, list):
-                self.stdout.write(f"{name:28} {value}")
+        for figure, measured in figures.items():
+            if not isinstance(measured, list):
+                self.stdout.write(f"{figure:28} {measured}")
         if json:
             import json as json_module
 
