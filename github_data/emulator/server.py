@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import recording
 from .api import build_api_router
+from .api_app import SUSPENDED
 from .auth import AuthError, Token, verify_app_jwt
 from .control import build_control_router
 from .faults import PRIMARY_DOCS, SECONDARY_DOCS, SECONDARY_MESSAGE, Fault
@@ -45,25 +46,20 @@ class EmulatorApp:
             "-", ":"
         )
         req = Request(method, path, dict(parse_qsl(parts.query)), headers, body, rid, parts.query)
-        is_api = False
-        area = "api"
+        area = _area(path)
+        is_api = area == "api"
         rate_override: dict[str, int] | None = None
         try:
-            if path.startswith("/_emulator/"):
-                area = "control"
+            if area == "control":
                 response = self._dispatch(self.control, req, "emulator")
-            elif GIT_PATH.match(path):
-                area = "git"
+            elif area == "git":
                 self.state.counter.add(f"GIT {method}")
                 self._check_fault(req, is_api=False)
                 response = self._git(req)
-            elif path.startswith("/_avatars/"):
-                area = "avatar"
+            elif area == "avatar":
                 self.state.counter.add("GET /_avatars/{id}")
                 response = _avatar(path.rsplit("/", 1)[-1])
             else:
-                is_api = not path.startswith("/login/oauth/")
-                area = "api" if is_api else "oauth"
                 response = self._dispatch(self.api if is_api else self.oauth, req, "api")
         except _Faulted as faulted:
             response, rate_override = faulted.response, faulted.rate
@@ -152,9 +148,14 @@ class EmulatorApp:
 
     def _token(self, value: str) -> Token:
         token = self.state.tokens.lookup(value)
-        inst = self.state.dataset.installation
-        if token.kind == "installation" and (inst is None or inst.id != token.installation_id):
-            raise HttpError(401, "Bad credentials")  # the app was uninstalled since
+        if token.kind == "installation":
+            ds = self.state.dataset
+            with ds.lock:
+                inst = ds.installations.get(token.installation_id or 0)
+                if inst is None:
+                    raise HttpError(401, "Bad credentials")  # the app was uninstalled since
+                if inst.suspended_at is not None:
+                    raise HttpError(403, SUSPENDED)
         return token
 
     # -- git --------------------------------------------------------------------------------
@@ -238,6 +239,20 @@ class EmulatorApp:
         return response.status, headers, body
 
 
+def _area(path: str) -> str:
+    """Which part of the emulator a path is for (see `conformance.UNDOCUMENTED_AREAS`)."""
+    if path.startswith("/_emulator/"):
+        return "control"
+    if GIT_PATH.match(path):
+        return "git"
+    if path.startswith("/_avatars/"):
+        return "avatar"
+    return "oauth" if path.startswith("/login/oauth/") else "api"
+
+
+_SERVER_ERRORS = {500: "Server Error", 502: "Server Error", 503: "Service Unavailable"}
+
+
 class _Faulted(Exception):
     def __init__(self, response: Response, rate: dict[str, int] | None) -> None:
         super().__init__("injected fault")
@@ -249,9 +264,7 @@ def _fault_response(
     fault: Fault, req: Request, state: EmulatorState
 ) -> tuple[Response, dict[str, int] | None]:
     if fault.kind == "error":
-        message = {502: "Server Error", 503: "Service Unavailable"}.get(
-            fault.status, "Server Error"
-        )
+        message = _SERVER_ERRORS.get(fault.status, "Server Error")
         return HttpError(fault.status, message).response(), None
     if fault.kind == "secondary":
         error = HttpError(
