@@ -10,6 +10,7 @@ from typing import Any
 
 from . import repo_shapes
 from .control_accounts import account_ops, add_account_routes
+from .models import NotFound
 from .routing import HttpError, Request, Response, Router
 from .state import EmulatorState
 
@@ -100,7 +101,7 @@ def build_control_router(state: EmulatorState, app_info: Callable[[], dict[str, 
                 "rate_limit": state.rate.snapshot(),
                 "webhook_url": state.webhooks.url,
                 "deliveries": len(state.webhooks.deliveries()),
-                "oauth": {"user": state.oauth.user, "deny": state.oauth.deny},
+                "oauth": state.oauth.describe(),
             }
         )
 
@@ -140,9 +141,19 @@ def build_control_router(state: EmulatorState, app_info: Callable[[], dict[str, 
         return Response(body={"counts": {}, "total": 0})
 
     def oauth(req: Request) -> Response:
+        """`user`: who authorize signs in at once (null: nobody, the page asks);
+        `deny`: refuse every authorization. A key left out keeps its value."""
         data = req.json()
-        state.oauth.set(user=data.get("user"), deny=data.get("deny"))
-        return Response(body={"user": state.oauth.user, "deny": state.oauth.deny})
+        if data.get("user"):
+            try:
+                user = ds.user(str(data["user"]))
+            except NotFound:
+                raise HttpError(400, f"no user {data['user']!r} to sign in as") from None
+            if user.type != "User":
+                raise HttpError(400, f"{user.login} is a {user.type}, not a person")
+            data["user"] = user.login
+        state.oauth.configure(data)
+        return Response(body=state.oauth.describe())
 
     def webhooks(req: Request) -> Response:
         if req.method == "GET":
@@ -181,11 +192,20 @@ def build_control_router(state: EmulatorState, app_info: Callable[[], dict[str, 
                 ds.user(str(data["login"])).login, data.get("scope", "read:org repo")
             )
         elif data.get("action") == "expire":
-            state.tokens.expire(str(data["token"]))
-            return Response(body={"expired": data["token"]})
+            which = "code" if "code" in data else "token"
+            try:
+                if which == "code":
+                    state.tokens.expire_code(str(data["code"]))
+                else:
+                    state.tokens.expire(str(data["token"]))
+            except KeyError:
+                raise HttpError(404, f"no such {which}: {data.get(which)!r}") from None
+            return Response(body={"expired": data[which]})
         else:
             raise HttpError(
-                400, "action must be one of issue_installation_token, issue_user_token, expire"
+                400,
+                "action must be one of issue_installation_token, issue_user_token, "
+                "expire (token or code)",
             )
         return Response(body={"token": token.value, "expires_at": token.expires_iso()})
 

@@ -14,6 +14,7 @@ from .auth import TokenStore, make_app_jwt
 from .dataset import Dataset
 from .faults import FaultInjector, RateLimiter, RequestCounter
 from .generate import DatasetSpec
+from .models import NotFound
 from .server import EmulatorApp, EmulatorHTTPServer
 from .state import EmulatorState, OAuthSettings
 from .webhooks import WebhookSender
@@ -31,7 +32,9 @@ class EmulatorConfig(DatasetSpec):
     webhook_url: str | None = None
     webhook_secret: str = "emulator-webhook-secret"
     auto_webhooks: bool = True
-    oauth_user: str | None = None  # None: the org's first member (an admin)
+    # Who `GET /login/oauth/authorize` signs in at once; None: a page asks (or a
+    # `login=` hint, or `POST /_emulator/oauth`, says).
+    oauth_user: str | None = None
     private_key_pem: str | None = None  # None: a fresh RSA key per start
     git_require_auth: bool = False
     installation_token_ttl: int = 3600
@@ -60,6 +63,8 @@ class GitHubEmulator:
         cfg = self.config
         self.data_dir = self._prepare_data_dir()
         self.dataset = Dataset(cfg.spec(), self.data_dir / "git", cfg.private_key_pem)
+        if cfg.oauth_user is not None:
+            self._check_oauth_user(cfg.oauth_user)  # now, rather than at the first sign-in
         self.tokens = TokenStore(cfg.installation_token_ttl)
         self.faults = FaultInjector()
         self.rate = RateLimiter(cfg.rate_limit)
@@ -101,6 +106,18 @@ class GitHubEmulator:
         assert self._thread is not None
         self._thread.join(timeout=10)
         self._server = self._thread = None
+        self._remove_temp_dir()
+
+    def _check_oauth_user(self, login: str) -> None:
+        try:
+            is_person = self.dataset.user(login).type == "User"
+        except NotFound:
+            is_person = False
+        if not is_person:
+            self._remove_temp_dir()
+            raise ValueError(f"oauth_user {login!r} is not a person of the dataset")
+
+    def _remove_temp_dir(self) -> None:
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir)
             self._temp_dir = None

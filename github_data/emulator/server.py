@@ -50,6 +50,12 @@ class EmulatorApp:
         is_api = area == "api"
         rate_override: dict[str, int] | None = None
         try:
+            outage = self.state.faults.outage
+            if outage is not None and area != "control":
+                self.state.counter.add(f"{method} (outage)")
+                if outage.drop:
+                    raise DropConnection(f"outage: {method} {path} dropped")
+                raise HttpError(outage.status, _SERVER_ERRORS.get(outage.status, "Server Error"))
             if area == "control":
                 response = self._dispatch(self.control, req, "emulator")
             elif area == "git":
@@ -69,6 +75,8 @@ class EmulatorApp:
             response = HttpError(exc.status, exc.message, exc.errors).response()
         except AuthError as exc:
             response = HttpError(401, exc.message).response()
+        except DropConnection:
+            raise
         except Exception as exc:  # a bug in the emulator: answer 500 and log it loudly
             log.exception("emulator failed on %s %s", method, target)
             response = HttpError(500, f"emulator error: {type(exc).__name__}: {exc}").response()
@@ -236,6 +244,9 @@ class EmulatorApp:
             ("X-RateLimit-Resource", "core" if is_api else "none"),
             *response.headers,
         ]
+        if req.token is not None and req.token.kind == "user":
+            # What GitHub tells an OAuth token's caller about the scopes it was granted.
+            headers.append(("X-OAuth-Scopes", ", ".join(req.token.scope.split(","))))
         return response.status, headers, body
 
 
@@ -251,6 +262,10 @@ def _area(path: str) -> str:
 
 
 _SERVER_ERRORS = {500: "Server Error", 502: "Server Error", 503: "Service Unavailable"}
+
+
+class DropConnection(Exception):
+    """The request gets no answer: its connection is closed (an outage with `drop`)."""
 
 
 class _Faulted(Exception):
@@ -313,9 +328,13 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_chunked()  # git sends large pushes chunked
         else:
             body = self.rfile.read(int(headers.get("content-length") or 0))
-        status, out_headers, payload = self.server.app.handle(
-            self.command, self.path, headers, body
-        )
+        try:
+            status, out_headers, payload = self.server.app.handle(
+                self.command, self.path, headers, body
+            )
+        except DropConnection:
+            self.close_connection = True  # the client sees the server go away
+            return
         self.send_response(status)
         for key, value in out_headers:
             self.send_header(key, value)

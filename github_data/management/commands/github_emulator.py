@@ -65,7 +65,11 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--webhook-url", default=None, help="where to deliver signed webhooks")
         parser.add_argument("--webhook-secret", default="emulator-webhook-secret")
-        parser.add_argument("--oauth-user", default=None, help="login the OAuth flow signs in as")
+        parser.add_argument(
+            "--oauth-user",
+            default=None,
+            help="login the OAuth flow signs in as at once (default: a page asks)",
+        )
         parser.add_argument(
             "--data-dir",
             type=Path,
