@@ -1,6 +1,8 @@
-"""The GitHub REST endpoints (App, installation, repositories, pulls, members, users).
+"""The GitHub REST endpoints: organizations, repositories, branches, pulls, members, users.
 
-Commits and comparisons are in `api_commits`; who sees what is `access`.
+Every organization of the dataset is served; `{org}` and `{owner}` pick it. The App's
+and the installation's endpoints are in `api_app`, the signed-in user's in `api_user`,
+commits and comparisons in `api_commits`; who sees what is `access`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from typing import Any
 
 from . import commit_shapes, repo_shapes, shapes
 from .access import check_org, sees_private, visible_repo
+from .api_app import add_app_routes
 from .api_commits import add_commit_routes
+from .api_user import add_user_routes
 from .models import PullRequest
 from .routing import HttpError, Request, Response, Router, paginate
 from .state import EmulatorState
@@ -37,104 +41,38 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
             return req.token.login
         return ds.bot_login
 
-    def installation_or_404(ident: int | None = None) -> Any:
-        inst = ds.installation
-        if inst is None or (ident is not None and inst.id != ident):
-            raise HttpError(404, "Not Found")
-        return inst
-
-    # -- GitHub App (JWT) -----------------------------------------------------------------
-
-    def get_app(req: Request) -> Response:
-        with ds.lock:
-            count = 1 if ds.installation else 0
-            return Response(body=shapes.app(req.base_url(), ds.org, ds.app, count))
-
-    def list_installations(req: Request) -> Response:
-        with ds.lock:
-            insts = [ds.installation] if ds.installation else []
-            chunk, links = paginate(req, insts)
-            body = [shapes.installation(req.base_url(), ds.org, ds.app, i) for i in chunk]
-            return Response(body=body, headers=links)
-
-    def get_installation(req: Request) -> Response:
-        with ds.lock:
-            inst = installation_or_404(int(req.params["installation_id"]))
-            return Response(body=shapes.installation(req.base_url(), ds.org, ds.app, inst))
-
-    def org_installation(req: Request) -> Response:
-        check_org(ds, req.params["org"])
-        with ds.lock:
-            inst = installation_or_404()
-            return Response(body=shapes.installation(req.base_url(), ds.org, ds.app, inst))
-
-    def create_access_token(req: Request) -> Response:
-        inst = installation_or_404(int(req.params["installation_id"]))
-        token = state.tokens.issue_installation_token(inst.id)
-        body = {
-            "token": token.value,
-            "expires_at": token.expires_iso(),
-            "permissions": shapes.APP_PERMISSIONS,
-            "repository_selection": "all",
-        }
-        return Response(201, body)
-
-    def delete_installation(req: Request) -> Response:
-        inst = installation_or_404(int(req.params["installation_id"]))
-        ds.delete_installation()
-        state.tokens.revoke_installation(inst.id)
-        return Response(204)
-
-    router.add("GET", "/app", "jwt", get_app)
-    router.add("GET", "/app/installations", "jwt", list_installations)
-    router.add("GET", "/app/installations/{installation_id}", "jwt", get_installation)
-    router.add("DELETE", "/app/installations/{installation_id}", "jwt", delete_installation)
-    router.add(
-        "POST", "/app/installations/{installation_id}/access_tokens", "jwt", create_access_token
-    )
-    router.add("GET", "/orgs/{org}/installation", "jwt", org_installation)
+    add_app_routes(router, state)
 
     # -- organization, repositories, branches ----------------------------------------------
 
-    def installation_repositories(req: Request) -> Response:
-        with ds.lock:
-            repos = list(ds.repos.values())
-            chunk, links = paginate(req, repos)
-            body = {
-                "total_count": len(repos),
-                "repository_selection": "all",
-                "repositories": [repo_shapes.repo(req.base_url(), ds.org, r) for r in chunk],
-            }
-            return Response(body=body, headers=links)
-
     def get_org(req: Request) -> Response:
-        check_org(ds, req.params["org"])
         with ds.lock:
-            member = sees_private(ds, req.token)
-            repos = list(ds.repos.values())
-            return Response(body=shapes.org_full(req.base_url(), ds.org, repos, member))
+            org = check_org(ds, req.params["org"])
+            member = sees_private(ds, req.token, org)
+            repos = list(org.repos.values())
+            return Response(body=shapes.org_full(req.base_url(), org, repos, member))
 
     def org_repos(req: Request) -> Response:
-        check_org(ds, req.params["org"])
         with ds.lock:
-            repos = list(ds.repos.values())
-            if not sees_private(ds, req.token):
+            org = check_org(ds, req.params["org"])
+            repos = list(org.repos.values())
+            if not sees_private(ds, req.token, org):
                 repos = [r for r in repos if not r.private]
             kind = req.query.get("type", "all")
             if kind in ("public", "private"):
                 repos = [r for r in repos if r.private == (kind == "private")]
             chunk, links = paginate(req, repos)
-            body = [for_caller(req, repo_shapes.repo(req.base_url(), ds.org, r)) for r in chunk]
+            body = [for_caller(req, repo_shapes.repo(req.base_url(), org, r)) for r in chunk]
             return Response(body=body, headers=links)
 
     def get_repo(req: Request) -> Response:
-        """The organization's repositories, and users' forks of them (with `parent`)."""
+        """The organizations' repositories, and users' forks of them (with `parent`)."""
         with ds.lock:
             r = repo_of(req)
             if r.parent is None:
-                body = repo_shapes.full_repo(req.base_url(), ds.org, r)
+                body = repo_shapes.full_repo(req.base_url(), ds.org_of(r), r)
             else:
-                fork = repo_shapes.fork(req.base_url(), ds.org, r, ds.repo(r.parent))
+                fork = repo_shapes.fork(req.base_url(), ds.org_of(r), r, ds.base_of(r))
                 body = {**fork, "temp_clone_token": None}
             return Response(body=for_caller(req, body))
 
@@ -146,21 +84,24 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
                 wanted = req.query["protected"].lower() == "true"
                 branches = [b for b in branches if b.protected == wanted]
             chunk, links = paginate(req, branches)
-            body = [repo_shapes.branch_short(req.base_url(), ds.org, repo, b) for b in chunk]
+            org = ds.org_of(repo)
+            body = [repo_shapes.branch_short(req.base_url(), org, repo, b) for b in chunk]
             return Response(body=body, headers=links)
 
     def get_branch(req: Request) -> Response:
         with ds.lock:
             repo = repo_of(req)
-            branch = ds.branch(repo.name, req.params["branch"])
-            info = ds.git.commits_between(ds.org.login, repo.name, None, branch.sha)[0]
+            org = ds.org_of(repo)
+            branch = repo.branches.get(req.params["branch"])
+            if branch is None:
+                raise HttpError(404, "Branch not found")
+            info = ds.git.commits_between(ds.owner_login(repo), repo.name, None, branch.sha)[0]
             base = req.base_url()
             people = commit_shapes.People(base, ds.users)
-            head = commit_shapes.commit(base, ds.org, people, repo, info)
-            return Response(body=repo_shapes.branch_full(base, ds.org, repo, branch, head))
+            head = commit_shapes.commit(base, org, people, repo, info)
+            return Response(body=repo_shapes.branch_full(base, org, repo, branch, head))
 
     # "optional": anonymous callers get the public data (see `access`).
-    router.add("GET", "/installation/repositories", "installation", installation_repositories)
     router.add("GET", "/orgs/{org}", "optional", get_org)
     router.add("GET", "/orgs/{org}/repos", "optional", org_repos)
     router.add("GET", "/repos/{owner}/{repo}", "optional", get_repo)
@@ -171,32 +112,41 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
     # -- members and users ------------------------------------------------------------------
 
     def list_members(req: Request) -> Response:
-        check_org(ds, req.params["org"])
         with ds.lock:
+            org = check_org(ds, req.params["org"])
             role = req.query.get("role", "all")
-            logins = [m for m, r in ds.org.members.items() if role == "all" or r == role]
-            if not sees_private(ds, req.token):
+            logins = [m for m, r in org.members.items() if role == "all" or r == role]
+            if not sees_private(ds, req.token, org):
                 logins = []  # no public memberships (see `access`)
             chunk, links = paginate(req, logins)
             body = [shapes.simple_user(req.base_url(), m, ds.users[m].id) for m in chunk]
             return Response(body=body, headers=links)
 
     def check_member(req: Request) -> Response:
-        check_org(ds, req.params["org"])
+        """As documented: 204 or 404 (no body) to those who see the organization's
+        members; anyone else is sent to the public membership check."""
+        username = req.params["username"]
         with ds.lock:
-            members = {m.lower() for m in ds.org.members}
-        if req.params["username"].lower() not in members:
-            raise HttpError(404, "User does not exist or is not a member of the organization")
-        return Response(204)
+            org = check_org(ds, req.params["org"])
+            if not sees_private(ds, req.token, org):
+                location = f"{req.base_url()}/orgs/{org.login}/public_members/{username}"
+                return Response(302, None, [("Location", location)])
+            members = {m.lower() for m in org.members}
+        return Response(204 if username.lower() in members else 404)
+
+    def check_public_member(req: Request) -> Response:
+        """No membership is public in the emulator (see `access`): always 404."""
+        check_org(ds, req.params["org"])
+        return Response(404)
 
     def org_membership(req: Request) -> Response:
-        check_org(ds, req.params["org"])
         with ds.lock:
+            org = check_org(ds, req.params["org"])
             user = ds.user(req.params["username"])
-            role = ds.org.members.get(user.login)
+            role = org.members.get(user.login)
             if role is None:
                 raise HttpError(404, "Not Found")
-            return Response(body=shapes.membership(req.base_url(), ds.org, user, role))
+            return Response(body=shapes.membership(req.base_url(), org, user, role))
 
     def get_user(req: Request) -> Response:
         with ds.lock:
@@ -205,13 +155,14 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
 
     router.add("GET", "/orgs/{org}/members", "optional", list_members)
     router.add("GET", "/orgs/{org}/members/{username}", "token", check_member)
+    router.add("GET", "/orgs/{org}/public_members/{username}", "optional", check_public_member)
     router.add("GET", "/orgs/{org}/memberships/{username}", "token", org_membership)
     router.add("GET", "/users/{username}", "optional", get_user)
 
     # -- pull requests ----------------------------------------------------------------------
 
     def pull_body(req: Request, repo: Any, pr: PullRequest, full: bool) -> dict[str, Any]:
-        body = repo_shapes.pull(req.base_url(), ds.org, ds.users, repo, pr, full)
+        body = repo_shapes.pull(req.base_url(), ds.org_of(repo), ds.users, repo, pr, full)
         for side in ("head", "base"):
             if body[side]["repo"] is not None:
                 for_caller(req, body[side]["repo"])
@@ -247,7 +198,7 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
     def get_pull(req: Request) -> Response:
         with ds.lock:
             repo = repo_of(req)
-            pr = ds.pull(repo.name, _number(req))
+            pr = ds.pull(ds.full_name(repo), _number(req))
             return Response(body=pull_body(req, repo, pr, True))
 
     def create_pull(req: Request) -> Response:
@@ -260,7 +211,7 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
                 [{"resource": "PullRequest", "field": "head", "code": "missing_field"}],
             )
         pr = ds.open_pull_request(
-            repo.name,
+            ds.full_name(repo),
             head=str(data["head"]),
             base=data.get("base"),
             title=data.get("title"),
@@ -274,19 +225,19 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
 
     def update_pull(req: Request) -> Response:
         data, repo, number = req.json(), repo_of(req), _number(req)
-        actor = actor_of(req)
+        actor, name = actor_of(req), ds.full_name(repo)
         if "title" in data or "body" in data:
-            ds.edit_pull_request(repo.name, number, data.get("title"), data.get("body"), actor)
+            ds.edit_pull_request(name, number, data.get("title"), data.get("body"), actor)
         if data.get("state") == "closed":
-            ds.close_pull_request(repo.name, number, actor)
-        elif data.get("state") == "open" and ds.pull(repo.name, number).state == "closed":
-            ds.reopen_pull_request(repo.name, number, actor)
+            ds.close_pull_request(name, number, actor)
+        elif data.get("state") == "open" and ds.pull(name, number).state == "closed":
+            ds.reopen_pull_request(name, number, actor)
         with ds.lock:
-            return Response(body=pull_body(req, repo, ds.pull(repo.name, number), True))
+            return Response(body=pull_body(req, repo, ds.pull(name, number), True))
 
     def merge_pull(req: Request) -> Response:
         repo = repo_of(req)
-        pr = ds.merge_pull_request(repo.name, _number(req), actor_of(req))
+        pr = ds.merge_pull_request(ds.full_name(repo), _number(req), actor_of(req))
         body = {
             "sha": pr.merge_commit_sha,
             "merged": True,
@@ -300,43 +251,7 @@ def build_api_router(state: EmulatorState) -> Router:  # noqa: C901 - one closur
     router.add("PATCH", "/repos/{owner}/{repo}/pulls/{number}", "token", update_pull)
     router.add("PUT", "/repos/{owner}/{repo}/pulls/{number}/merge", "token", merge_pull)
 
-    # -- the signed-in user (OAuth token) ----------------------------------------------------
-
-    def me(req: Request) -> Any:
-        assert req.token is not None and req.token.login is not None
-        return ds.user(req.token.login)
-
-    def get_me(req: Request) -> Response:
-        with ds.lock:
-            return Response(body=shapes.user_full(req.base_url(), me(req), private=True))
-
-    def my_orgs(req: Request) -> Response:
-        with ds.lock:
-            orgs = [ds.org] if me(req).login in ds.org.members else []
-            chunk, links = paginate(req, orgs)
-            return Response(
-                body=[shapes.org_simple(req.base_url(), o) for o in chunk], headers=links
-            )
-
-    def my_memberships(req: Request) -> Response:
-        with ds.lock:
-            user = me(req)
-            role = ds.org.members.get(user.login)
-            rows = [shapes.membership(req.base_url(), ds.org, user, role)] if role else []
-            chunk, links = paginate(req, rows)
-            return Response(body=chunk, headers=links)
-
-    def my_emails(req: Request) -> Response:
-        with ds.lock:
-            email = me(req).email
-        return Response(
-            body=[{"email": email, "primary": True, "verified": True, "visibility": "private"}]
-        )
-
-    router.add("GET", "/user", "user", get_me)
-    router.add("GET", "/user/orgs", "user", my_orgs)
-    router.add("GET", "/user/memberships/orgs", "user", my_memberships)
-    router.add("GET", "/user/emails", "user", my_emails)
+    add_user_routes(router, state)
 
     # -- rate limit ------------------------------------------------------------------------
 

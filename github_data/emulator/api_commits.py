@@ -3,7 +3,7 @@
 Both are answered from the real bare repository (`githistory`): ahead/behind, merge
 base, commits and changed files are what git says. Refs are branch names or hex shas
 (full or abbreviated); a compare side may carry its owner (`acme:main`), which must be
-this organization. As GitHub: a compare without `page`/`per_page` lists the 250 most
+the repository's owner. As GitHub: a compare without `page`/`per_page` lists the 250 most
 recent commits, with them it pages the commits (Link header) and lists the files on the
 first page only; at most 300 files are listed.
 """
@@ -28,7 +28,7 @@ def add_commit_routes(router: Router, state: EmulatorState) -> None:
         branch = repo.branches.get(ref)
         if branch is not None:
             return str(branch.sha)
-        return githistory.resolve_sha(ds.git.path(ds.org.login, repo.name), ref)
+        return githistory.resolve_sha(ds.git.path(ds.owner_login(repo), repo.name), ref)
 
     def get_commit(req: Request) -> Response:
         with ds.lock:
@@ -37,13 +37,15 @@ def add_commit_routes(router: Router, state: EmulatorState) -> None:
             sha = resolve(repo, ref)
             if sha is None:
                 raise HttpError(422, f"No commit found for SHA: {ref}")
-            path = ds.git.path(ds.org.login, repo.name)
+            path = ds.git.path(ds.owner_login(repo), repo.name)
             info = gitrepos.log(path, sha, limit=1)[0]
             parent = info.parents[0] if info.parents else None
             files = githistory.diff(path, parent, sha)[:MAX_FILES]
             base = req.base_url()
             people = commit_shapes.People(base, ds.users)
-            body = commit_shapes.commit_with_files(base, ds.org, people, repo, info, files)
+            body = commit_shapes.commit_with_files(
+                base, ds.org_of(repo), people, repo, info, files
+            )
             return Response(body=body)
 
     def compare(req: Request) -> Response:
@@ -53,11 +55,11 @@ def add_commit_routes(router: Router, state: EmulatorState) -> None:
             base_ref, sep, head_ref = basehead.partition("...")
             if not sep:
                 raise HttpError(404, "Not Found")
-            base_sha = resolve(repo, _own_ref(base_ref, ds.org.login))
-            head_sha = resolve(repo, _own_ref(head_ref, ds.org.login))
+            base_sha = resolve(repo, _own_ref(base_ref, ds.owner_login(repo)))
+            head_sha = resolve(repo, _own_ref(head_ref, ds.owner_login(repo)))
             if base_sha is None or head_sha is None:
                 raise HttpError(404, "Not Found")
-            path = ds.git.path(ds.org.login, repo.name)
+            path = ds.git.path(ds.owner_login(repo), repo.name)
             merge_base = githistory.merge_base(path, base_sha, head_sha)
             if merge_base is None:
                 raise HttpError(
@@ -85,7 +87,7 @@ def add_commit_routes(router: Router, state: EmulatorState) -> None:
             )
             base = req.base_url()
             people = commit_shapes.People(base, ds.users)
-            body = commit_shapes.comparison(base, ds.org, people, repo, comparison)
+            body = commit_shapes.comparison(base, ds.org_of(repo), people, repo, comparison)
             return Response(body=body, headers=links)
 
     # `+`: branch names may contain slashes (GitHub marks both as multi-segment).
@@ -93,11 +95,11 @@ def add_commit_routes(router: Router, state: EmulatorState) -> None:
     router.add("GET", "/repos/{owner}/{repo}/compare/{basehead+}", "optional", compare)
 
 
-def _own_ref(ref: str, org: str) -> str:
+def _own_ref(ref: str, owner: str) -> str:
     """`acme:main` → `main`; another owner's ref (a fork) is not in this repository."""
-    owner, sep, rest = ref.partition(":")
+    named, sep, rest = ref.partition(":")
     if not sep:
         return ref
-    if owner.lower() != org.lower():
+    if named.lower() != owner.lower():
         raise HttpError(404, "Not Found")
     return rest

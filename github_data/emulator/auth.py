@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import jwt
@@ -16,6 +16,12 @@ INSTALLATION_TOKEN_TTL = 3600
 OAUTH_CODE_TTL = 600
 MAX_JWT_LIFETIME = 600  # GitHub refuses App JWTs valid for more than 10 minutes
 CLOCK_DRIFT = 60  # GitHub accepts an `iat` up to a minute in the future
+
+
+def normalized_scope(scope: str) -> str:
+    """GitHub takes scopes separated by spaces or commas and grants them comma-joined."""
+    names = [s for s in scope.replace(",", " ").split() if s]
+    return ",".join(dict.fromkeys(names))
 
 
 class AuthError(Exception):
@@ -117,7 +123,7 @@ class TokenStore:
             kind="user",
             expires_at=None,  # OAuth App tokens do not expire
             login=login,
-            scope=scope,
+            scope=normalized_scope(scope),
         )
         with self._lock:
             self._tokens[token.value] = token
@@ -164,6 +170,12 @@ class TokenStore:
         with self._lock:
             self._codes[code.code] = code
         return code
+
+    def expire_code(self, code: str) -> None:
+        """Make an OAuth code expired now (KeyError: no such code)."""
+        with self._lock:
+            found = self._codes[code]
+            self._codes[code] = replace(found, expires_at=time.time() - 1)
 
     def redeem_code(self, code: str, client_id: str) -> OAuthCode | None:
         """One use only, as GitHub: a second exchange of the same code fails."""

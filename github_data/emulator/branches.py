@@ -82,7 +82,7 @@ class BranchMutations(DatasetCore):
         with self.lock:
             repo = self.repo(repo_name)
             before = self.branch(repo_name, branch).sha
-            login = self._actor(actor)
+            login = self._actor(actor, self.org_of(repo))
             seq = self._next_seq()
             files = files or {
                 f"updates/{branch}-{seq}.md": f"Update {seq} of {branch} by {login}\n"
@@ -110,7 +110,7 @@ class BranchMutations(DatasetCore):
                 raise ValidationFailed(f"{name!r} is not a valid ref name.")
             source = from_ref or repo.default_branch
             sha = repo.branches[source].sha if source in repo.branches else source
-            login = self._actor(actor)
+            login = self._actor(actor, self.org_of(repo))
             self.git.update_ref(self.owner_login(repo), repo.name, name, sha, None)
             events = [
                 Event(
@@ -155,7 +155,7 @@ class BranchMutations(DatasetCore):
             branch = self.branch(repo_name, name)
             if name == repo.default_branch:
                 raise ValidationFailed("Cannot delete the default branch")
-            login = self._actor(actor)
+            login = self._actor(actor, self.org_of(repo))
             self.git.delete_ref(self.owner_login(repo), repo.name, name, branch.sha)
             events = self._forget_branch(repo, name, login)
         self._emit(events)
@@ -164,7 +164,7 @@ class BranchMutations(DatasetCore):
         """Take in what an HTTP `git push` changed: new, moved and deleted branches."""
         with self.lock:
             repo = self.repo(repo_name)
-            login = self._actor(actor)
+            login = self._actor(actor, self.org_of(repo))
             refs = self.git.list_branches(self.owner_login(repo), repo.name)
             events: list[Event] = []
             for name, sha in refs.items():

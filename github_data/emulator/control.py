@@ -1,11 +1,16 @@
-"""`/_emulator/...`: JSON control endpoints for tests and operators (no auth)."""
+"""`/_emulator/...`: JSON control endpoints for tests and operators (no auth).
+
+Organizations, people and installations have their own routes (`control_accounts`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from . import repo_shapes, shapes
+from . import repo_shapes
+from .control_accounts import account_ops, add_account_routes
+from .models import NotFound
 from .routing import HttpError, Request, Response, Router
 from .state import EmulatorState
 
@@ -17,20 +22,12 @@ def _mutations(state: EmulatorState, base: str) -> dict[str, Callable[[Args], An
 
     def pr_json(repo: str, pr: Any) -> Any:
         with ds.lock:
-            return repo_shapes.pull(base, ds.org, ds.users, ds.repo(repo), pr, full=True)
-
-    def delete_installation(a: Args) -> Any:
-        gone = ds.delete_installation(a.get("actor"))
-        state.tokens.revoke_installation(gone.id)
-        return {"deleted_installation_id": gone.id}
+            found = ds.repo(repo)
+            return repo_shapes.pull(base, ds.org_of(found), ds.users, found, pr, full=True)
 
     def delete_branch(a: Args) -> Any:
         ds.delete_branch(a["repo"], a["name"], a.get("actor"))
         return {"deleted": a["name"]}
-
-    def remove_member(a: Args) -> Any:
-        ds.remove_member(a["login"], a.get("actor"))
-        return {"removed": a["login"]}
 
     def delete_repo(a: Args) -> Any:
         ds.delete_repository(a["name"], a.get("actor"))
@@ -39,12 +36,18 @@ def _mutations(state: EmulatorState, base: str) -> dict[str, Callable[[Args], An
     def fork_json(a: Args) -> Any:
         fork = ds.create_fork(a["repo"], a["owner"])
         with ds.lock:
-            return repo_shapes.fork(base, ds.org, fork, ds.repo(a["repo"]))
+            return repo_shapes.fork(base, ds.org_of(fork), fork, ds.base_of(fork))
 
     def branch_json(a: Args) -> Any:
         branch = ds.create_branch(a["repo"], a["name"], a.get("from_ref"), a.get("actor"))
         with ds.lock:
-            return repo_shapes.branch_short(base, ds.org, ds.repo(a["repo"]), branch)
+            found = ds.repo(a["repo"])
+            return repo_shapes.branch_short(base, ds.org_of(found), found, branch)
+
+    def repo_json(a: Args) -> Any:
+        repo = ds.create_repository(a["name"], bool(a.get("private", False)), a.get("actor"))
+        with ds.lock:
+            return repo_shapes.repo(base, ds.org_of(repo), repo)
 
     return {
         "open_pr": lambda a: pr_json(
@@ -79,21 +82,10 @@ def _mutations(state: EmulatorState, base: str) -> dict[str, Callable[[Args], An
         },
         "create_branch": branch_json,
         "delete_branch": delete_branch,
-        "add_member": lambda a: shapes.user_full(
-            base, ds.add_member(a["login"], a.get("name"), a.get("role", "member"), a.get("actor"))
-        ),
-        "remove_member": remove_member,
-        "delete_installation": delete_installation,
-        "create_installation": lambda a: shapes.installation(
-            base, ds.org, ds.app, ds.create_installation(a.get("actor"))
-        ),
-        "create_repo": lambda a: repo_shapes.repo(
-            base,
-            ds.org,
-            ds.create_repository(a["name"], bool(a.get("private", False)), a.get("actor")),
-        ),
+        "create_repo": repo_json,
         "delete_repo": delete_repo,
         "create_fork": fork_json,
+        **account_ops(state, base),
     }
 
 
@@ -109,7 +101,7 @@ def build_control_router(state: EmulatorState, app_info: Callable[[], dict[str, 
                 "rate_limit": state.rate.snapshot(),
                 "webhook_url": state.webhooks.url,
                 "deliveries": len(state.webhooks.deliveries()),
-                "oauth": {"user": state.oauth.user, "deny": state.oauth.deny},
+                "oauth": state.oauth.describe(),
             }
         )
 
@@ -125,17 +117,19 @@ def build_control_router(state: EmulatorState, app_info: Callable[[], dict[str, 
             raise HttpError(400, str(exc)) from None
         return Response(body=state.faults.describe())
 
-    def mutate(req: Request) -> Response:
-        data = req.json()
+    def run_op(req: Request, op: str, args: Args) -> Response:
         ops = _mutations(state, req.base_url())
-        op = data.pop("op", None)
         if op not in ops:
             raise HttpError(400, f"op must be one of {sorted(ops)}")
         try:
-            result = ops[op](data)
+            result = ops[op](args)
         except KeyError as exc:
             raise HttpError(400, f"{op} needs the argument {exc}") from None
         return Response(body={"op": op, "result": result})
+
+    def mutate(req: Request) -> Response:
+        data = req.json()
+        return run_op(req, str(data.pop("op", None)), data)
 
     def requests(req: Request) -> Response:
         counts = state.counter.snapshot()
@@ -147,9 +141,19 @@ def build_control_router(state: EmulatorState, app_info: Callable[[], dict[str, 
         return Response(body={"counts": {}, "total": 0})
 
     def oauth(req: Request) -> Response:
+        """`user`: who authorize signs in at once (null: nobody, the page asks);
+        `deny`: refuse every authorization. A key left out keeps its value."""
         data = req.json()
-        state.oauth.set(user=data.get("user"), deny=data.get("deny"))
-        return Response(body={"user": state.oauth.user, "deny": state.oauth.deny})
+        if data.get("user"):
+            try:
+                user = ds.user(str(data["user"]))
+            except NotFound:
+                raise HttpError(400, f"no user {data['user']!r} to sign in as") from None
+            if user.type != "User":
+                raise HttpError(400, f"{user.login} is a {user.type}, not a person")
+            data["user"] = user.login
+        state.oauth.configure(data)
+        return Response(body=state.oauth.describe())
 
     def webhooks(req: Request) -> Response:
         if req.method == "GET":
@@ -178,19 +182,30 @@ def build_control_router(state: EmulatorState, app_info: Callable[[], dict[str, 
     def tokens(req: Request) -> Response:
         data = req.json()
         if data.get("action") == "issue_installation_token":
-            if ds.installation is None:
-                raise HttpError(404, "the app is not installed")
-            token = state.tokens.issue_installation_token(ds.installation.id)
+            account = str(data.get("account") or ds.org.login)
+            inst = ds.installation_on(account)
+            if inst is None:
+                raise HttpError(404, f"the app is not installed on {account}")
+            token = state.tokens.issue_installation_token(inst.id)
         elif data.get("action") == "issue_user_token":
             token = state.tokens.issue_user_token(
                 ds.user(str(data["login"])).login, data.get("scope", "read:org repo")
             )
         elif data.get("action") == "expire":
-            state.tokens.expire(str(data["token"]))
-            return Response(body={"expired": data["token"]})
+            which = "code" if "code" in data else "token"
+            try:
+                if which == "code":
+                    state.tokens.expire_code(str(data["code"]))
+                else:
+                    state.tokens.expire(str(data["token"]))
+            except KeyError:
+                raise HttpError(404, f"no such {which}: {data.get(which)!r}") from None
+            return Response(body={"expired": data[which]})
         else:
             raise HttpError(
-                400, "action must be one of issue_installation_token, issue_user_token, expire"
+                400,
+                "action must be one of issue_installation_token, issue_user_token, "
+                "expire (token or code)",
             )
         return Response(body={"token": token.value, "expires_at": token.expires_iso()})
 
@@ -205,4 +220,5 @@ def build_control_router(state: EmulatorState, app_info: Callable[[], dict[str, 
     router.add("GET", "/_emulator/webhooks", "none", webhooks)
     router.add("POST", "/_emulator/webhooks", "none", webhooks)
     router.add("POST", "/_emulator/tokens", "none", tokens)
+    add_account_routes(router, state, run_op)
     return router

@@ -14,6 +14,7 @@ from .auth import TokenStore, make_app_jwt
 from .dataset import Dataset
 from .faults import FaultInjector, RateLimiter, RequestCounter
 from .generate import DatasetSpec
+from .models import NotFound
 from .server import EmulatorApp, EmulatorHTTPServer
 from .state import EmulatorState, OAuthSettings
 from .webhooks import WebhookSender
@@ -31,7 +32,9 @@ class EmulatorConfig(DatasetSpec):
     webhook_url: str | None = None
     webhook_secret: str = "emulator-webhook-secret"
     auto_webhooks: bool = True
-    oauth_user: str | None = None  # None: the org's first member (an admin)
+    # Who `GET /login/oauth/authorize` signs in at once; None: a page asks (or a
+    # `login=` hint, or `POST /_emulator/oauth`, says).
+    oauth_user: str | None = None
     private_key_pem: str | None = None  # None: a fresh RSA key per start
     git_require_auth: bool = False
     installation_token_ttl: int = 3600
@@ -60,6 +63,8 @@ class GitHubEmulator:
         cfg = self.config
         self.data_dir = self._prepare_data_dir()
         self.dataset = Dataset(cfg.spec(), self.data_dir / "git", cfg.private_key_pem)
+        if cfg.oauth_user is not None:
+            self._check_oauth_user(cfg.oauth_user)  # now, rather than at the first sign-in
         self.tokens = TokenStore(cfg.installation_token_ttl)
         self.faults = FaultInjector()
         self.rate = RateLimiter(cfg.rate_limit)
@@ -101,6 +106,18 @@ class GitHubEmulator:
         assert self._thread is not None
         self._thread.join(timeout=10)
         self._server = self._thread = None
+        self._remove_temp_dir()
+
+    def _check_oauth_user(self, login: str) -> None:
+        try:
+            is_person = self.dataset.user(login).type == "User"
+        except NotFound:
+            is_person = False
+        if not is_person:
+            self._remove_temp_dir()
+            raise ValueError(f"oauth_user {login!r} is not a person of the dataset")
+
+    def _remove_temp_dir(self) -> None:
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir)
             self._temp_dir = None
@@ -148,7 +165,14 @@ class GitHubEmulator:
 
     @property
     def org(self) -> str:
+        """The first organization (the App's owner)."""
         return self.dataset.org.login
+
+    @property
+    def orgs(self) -> list[str]:
+        """Every organization, the first one first."""
+        with self.dataset.lock:
+            return list(self.dataset.orgs)
 
     @property
     def app_id(self) -> int:
@@ -160,8 +184,18 @@ class GitHubEmulator:
 
     @property
     def installation_id(self) -> int | None:
-        inst = self.dataset.installation
+        """The App's installation on the first organization."""
+        return self.installation_id_for(self.org)
+
+    def installation_id_for(self, account: str) -> int | None:
+        """The App's installation on an organization or a personal account, if any."""
+        inst = self.dataset.installation_on(account)
         return inst.id if inst else None
+
+    def installation_ids(self) -> dict[str, int]:
+        """Account login -> installation id, for every installation."""
+        with self.dataset.lock:
+            return {i.account: i.id for i in self.dataset.installations.values()}
 
     @property
     def oauth_client_id(self) -> str:
@@ -184,6 +218,8 @@ class GitHubEmulator:
             "app_client_id": self.dataset.app.client_id,
             "private_key_pem": self.app_private_key_pem,
             "installation_id": self.installation_id,
+            "orgs": self.orgs,
+            "installations": self.installation_ids(),
             "oauth_client_id": self.oauth_client_id,
             "oauth_client_secret": self.oauth_client_secret,
             "oauth_authorize_url": f"{self.base_url}/login/oauth/authorize",
@@ -202,18 +238,23 @@ class GitHubEmulator:
     def app_jwt(self, lifetime: int = 540, issued_ago: int = 60) -> str:
         return make_app_jwt(self.dataset.app, lifetime, issued_ago)
 
-    def installation_token(self) -> str:
-        """A fresh installation token without the JWT round trip (for tests)."""
-        if self.installation_id is None:
-            raise RuntimeError("the app is not installed")
-        return self.tokens.issue_installation_token(self.installation_id).value
+    def installation_token(self, account: str | None = None) -> str:
+        """A fresh installation token without the JWT round trip (for tests), for the
+        installation on `account` (default: the first organization)."""
+        account = account or self.org
+        ident = self.installation_id_for(account)
+        if ident is None:
+            raise RuntimeError(f"the app is not installed on {account}")
+        return self.tokens.issue_installation_token(ident).value
 
     def user_token(self, login: str, scope: str = "read:org repo") -> str:
         return self.tokens.issue_user_token(self.dataset.user(login).login, scope).value
 
     def git_url(self, repo: str, token: str | None = None) -> str:
+        """`repo`: a name of the first organization, or `owner/name`."""
         auth = f"x-access-token:{token}@" if token else ""
-        return f"http://{auth}{self.config.host}:{self.port}/{self.org}/{repo}.git"
+        full_name = repo if "/" in repo else f"{self.org}/{repo}"
+        return f"http://{auth}{self.config.host}:{self.port}/{full_name}.git"
 
     def request_counts(self) -> dict[str, int]:
         return self.counter.snapshot()

@@ -41,18 +41,40 @@ class Fault:
     reset_in: int = 0
 
 
+@dataclass(frozen=True)
+class Outage:
+    """GitHub down: every request but the control routes' answers `status`, or, with
+    `drop`, gets its connection closed without an answer (unreachable, as a client sees
+    a network failure)."""
+
+    status: int = 503
+    drop: bool = False
+
+
 @dataclass
 class FaultInjector:
     """Switches settable from tests (Python) or over HTTP (`POST /_emulator/faults`).
 
     Rules are consumed in the order they were added; a rule with a path prefix only
     matches (and only counts down on) requests under that prefix. Without a prefix a rule
-    matches API requests only, not git transport nor the control endpoints.
+    matches API requests only, not git transport, the OAuth web flow nor the control
+    endpoints: `fail_next(path_prefix="/login/oauth/access_token")` fails the next code
+    exchange. An outage (`start_outage`) takes every request but the control routes'
+    (API, OAuth, git) until `end_outage` or `clear`.
     """
 
     latency: float = 0.0
+    outage: Outage | None = None
     _rules: list[_Rule] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start_outage(self, status: int = 503, drop: bool = False) -> None:
+        if not drop and status < 500:
+            raise ValueError("an outage answers server errors (5xx), or drops connections")
+        self.outage = Outage(status, drop)
+
+    def end_outage(self) -> None:
+        self.outage = None
 
     def fail_next(self, count: int = 1, status: int = 502, path_prefix: str | None = None) -> None:
         if status < 500:
@@ -78,6 +100,7 @@ class FaultInjector:
         with self._lock:
             self._rules.clear()
         self.latency = 0.0
+        self.outage = None
 
     def _add(self, rule: _Rule) -> None:
         if rule.remaining < 1:
@@ -111,7 +134,9 @@ class FaultInjector:
                 }
                 for r in self._rules
             ]
-        return {"latency": self.latency, "rules": rules}
+        outage = self.outage
+        described = None if outage is None else {"status": outage.status, "drop": outage.drop}
+        return {"latency": self.latency, "rules": rules, "outage": described}
 
     def configure(self, spec: dict[str, Any]) -> None:
         """Apply one JSON command of `POST /_emulator/faults`."""
@@ -128,12 +153,16 @@ class FaultInjector:
             )
         elif action == "latency":
             self.set_latency(float(spec.get("seconds", 0)))
+        elif action == "outage":
+            self.start_outage(int(spec.get("status", 503)), bool(spec.get("drop", False)))
+        elif action == "end_outage":
+            self.end_outage()
         elif action == "clear":
             self.clear()
         else:
             raise ValueError(
                 "action must be one of fail_next, secondary_rate_limit, exhaust_rate_limit, "
-                "latency, clear"
+                "latency, outage, end_outage, clear"
             )
 
 

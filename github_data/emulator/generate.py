@@ -1,7 +1,9 @@
-"""Deterministic generation of the emulated organization from a handful of numbers and a seed.
+"""Deterministic generation of the emulated organizations from a handful of numbers and a seed.
 
 Everything here is a pure function of `DatasetSpec` (the RSA key aside): the same spec gives
-the same ids, names, timestamps and git shas, so tests and demos can rely on them.
+the same ids, names, timestamps and git shas, so tests and demos can rely on them. Every
+organization is generated from the same numbers; the first one (`org`) exactly as when the
+dataset had only one, so adding organizations changes nothing of it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .gitrepos import ObjectWriter, Signature
 from .models import Branch, GitHubApp, Organization, PullRequest, Repository, User
+from .people import Person
 
 _PREFIXES = ["feature", "fix", "chore", "docs", "refactor", "test", "perf"]
 _TOPICS = [
@@ -118,7 +121,16 @@ _LAST = [
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    # The first organization: the App's owner. Its members, repositories and
+    # installation come first and do not depend on the fields that add more.
     org: str = "acme"
+    # Further organizations, each generated from the numbers below with its own
+    # random stream (seeded by `seed` and its login).
+    more_orgs: tuple[str, ...] = ()
+    # Organizations (of `org` and `more_orgs`) where the App is not installed.
+    orgs_without_app: tuple[str, ...] = ()
+    # People with chosen logins and memberships, after every generated member.
+    people: tuple[Person, ...] = ()
     repos: int = 6
     branches_per_repo: int = 4
     prs_per_repo: int = 2
@@ -146,6 +158,33 @@ class DatasetSpec:
             raise ValueError("fork_prs_per_repo: one fork per member, so at most members")
         if self.fork_prs_per_repo > 0 and self.branches_per_repo < 2:
             raise ValueError("forked PRs are named after non-main branches: need at least 2")
+        self._validate_accounts()
+
+    def org_logins(self) -> list[str]:
+        return [self.org, *self.more_orgs]
+
+    def _validate_accounts(self) -> None:
+        """Logins are unique across organizations and people, ignoring case (as on
+        GitHub), and every organization named elsewhere is one of the dataset's."""
+        orgs = self.org_logins()
+        lowered = [o.lower() for o in orgs]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError(f"organization logins must be unique (ignoring case): {orgs}")
+        unknown = [o for o in self.orgs_without_app if o.lower() not in lowered]
+        if unknown:
+            raise ValueError(f"orgs_without_app names no organization of the dataset: {unknown}")
+        people = [p.login.lower() for p in self.people]
+        if len(set(people)) != len(people):
+            raise ValueError(f"people's logins must be unique: {[p.login for p in self.people]}")
+        for person in self.people:
+            if person.login.lower() in lowered:
+                raise ValueError(f"{person.login} is an organization's login, not a person's")
+            strangers = [o for o in person.roles() if o.lower() not in lowered]
+            if strangers:
+                raise ValueError(
+                    f"{person.login} is a member of {strangers}, which the dataset does not "
+                    f"have (its organizations: {orgs})"
+                )
 
 
 @dataclass
@@ -284,6 +323,7 @@ def make_repo(
         created_at=created,
         updated_at=created,
         pushed_at=created,
+        org=spec.org,
     )
     repo.branches["main"] = Branch("main", main_sha, protected=True)
     for j, branch in enumerate(branch_names(rng, spec.branches_per_repo - 1)):

@@ -36,13 +36,15 @@ def non_main(repo: Repository) -> list[str]:
     return [b for b in repo.branches if b != repo.default_branch]
 
 
-def make_fork(parent: Repository, owner: User, ids: IdAllocator, created: datetime) -> Repository:
-    """`owner`'s fork of the organization's `parent`: same name, its default branch only
-    (as GitHub's `default_branch_only`)."""
+def make_fork(
+    parent: Repository, owner: User, ids: IdAllocator, created: datetime, name: str | None = None
+) -> Repository:
+    """`owner`'s fork of the organization's `parent`: its default branch only (as GitHub's
+    `default_branch_only`), named like it unless `name` says otherwise."""
     main = parent.branches[parent.default_branch]
     return Repository(
         id=ids.next(),
-        name=parent.name,
+        name=name or parent.name,
         private=parent.private,  # a fork of a private repository stays private
         description=parent.description,
         created_at=created,
@@ -52,6 +54,7 @@ def make_fork(parent: Repository, owner: User, ids: IdAllocator, created: dateti
         branches={main.name: Branch(main.name, main.sha)},
         owner=owner,
         parent=parent.name,
+        org=parent.org,
     )
 
 

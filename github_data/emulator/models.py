@@ -83,10 +83,13 @@ class Repository:
     branches: dict[str, Branch] = field(default_factory=dict)
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     next_number: int = 1
-    # A fork: its owner (a user) and its parent (a repository of the
+    # A fork: its owner (a user) and its parent (a repository of the same
     # organization, by name). None, None: a repository of the organization.
     owner: User | None = None
     parent: str | None = None
+    # The login of the organization the repository belongs to (a fork: its
+    # parent's organization).
+    org: str = ""
 
     def open_pull(self, head_repo: Repository | None, head: str, base: str) -> PullRequest | None:
         """The open PR from `head` (of `head_repo`; None: this repository) into `base`:
@@ -114,6 +117,7 @@ class Organization:
     created_at: datetime
     # Insertion order is the order GitHub lists members in (here: by creation).
     members: dict[str, str] = field(default_factory=dict)  # login -> role (admin|member)
+    repos: dict[str, Repository] = field(default_factory=dict)  # by name
 
 
 @dataclass
@@ -129,11 +133,16 @@ class GitHubApp:
 
 @dataclass
 class Installation:
+    """The App installed on an account: an organization, or a user's personal account."""
+
     id: int
     app_id: int
-    account: str
+    account: str  # the login of that organization or user
     created_at: datetime
     updated_at: datetime
+    target_type: str = "Organization"  # or "User": a personal account
+    suspended_at: datetime | None = None
+    suspended_by: str | None = None  # login
 
 
 @dataclass
@@ -147,7 +156,9 @@ class Event:
     """Something that happened, as GitHub would announce it by webhook.
 
     `data` holds snapshots (copies) of the records involved, taken inside the mutation, so a
-    later mutation cannot change what an earlier delivery says.
+    later mutation cannot change what an earlier delivery says. `account` is the login of
+    the organization or user the event belongs to, whose installation of the App hears
+    it; None: the owner of `repo`.
     """
 
     name: str
@@ -155,3 +166,4 @@ class Event:
     sender: str
     repo: Repository | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    account: str | None = None

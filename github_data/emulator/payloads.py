@@ -1,4 +1,9 @@
-"""Webhook payloads (GitHub's shapes) for the events the dataset emits."""
+"""Webhook payloads (GitHub's shapes) for the events the dataset emits.
+
+An event belongs to an account (`account_of`): the organization of its repository or
+membership, or the user who owns a fork or a personal installation. The payload names
+that account's installation of the App, and its `organization` when it is one.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,16 @@ from .gitrepos import CommitInfo
 from .models import Event, Repository
 
 
-def _sender(base: str, ds: Dataset, login: str) -> dict[str, Any]:
-    return shapes.user_ref(base, ds.users, ds.org, login)
+def account_of(ds: Dataset, event: Event) -> str:
+    """The login of the organization or user `event` belongs to."""
+    if event.account is not None:
+        return event.account
+    if event.repo is None:
+        raise ValueError(f"event {event.name}/{event.action} names neither account nor repo")
+    return ds.owner_login(event.repo)
 
 
-def _commit(base: str, org: str, repo: str, info: CommitInfo) -> dict[str, Any]:
+def _commit(base: str, owner: str, repo: str, info: CommitInfo) -> dict[str, Any]:
     def person(sig: Any) -> dict[str, Any]:
         return {"name": sig.name, "email": sig.email, "username": sig.email.split("@")[0]}
 
@@ -24,7 +34,7 @@ def _commit(base: str, org: str, repo: str, info: CommitInfo) -> dict[str, Any]:
         "distinct": True,
         "message": info.message,
         "timestamp": shapes.iso(info.committer.when),
-        "url": f"{base}/{org}/{repo}/commit/{info.sha}",
+        "url": f"{base}/{owner}/{repo}/commit/{info.sha}",
         "author": person(info.author),
         "committer": person(info.committer),
         "added": [],
@@ -33,19 +43,20 @@ def _commit(base: str, org: str, repo: str, info: CommitInfo) -> dict[str, Any]:
     }
 
 
-def _repo_ref(base: str, ds: Dataset, repo: Repository) -> dict[str, Any]:
+def _repo_ref(ds: Dataset, repo: Repository) -> dict[str, Any]:
     return {
         "id": repo.id,
         "node_id": shapes.node_id("R", repo.id),
         "name": repo.name,
-        "full_name": f"{ds.org.login}/{repo.name}",
+        "full_name": ds.full_name(repo),
         "private": repo.private,
     }
 
 
 def build_payload(event: Event, ds: Dataset, base: str) -> dict[str, Any]:
     """The JSON body GitHub would deliver for `event` (call with the dataset lock held)."""
-    org = ds.org
+    account = account_of(ds, event)
+    org = ds.org_named(account) if ds.is_org(account) else None
     payload: dict[str, Any] = {}
     if event.action is not None:
         payload["action"] = event.action
@@ -53,9 +64,11 @@ def build_payload(event: Event, ds: Dataset, base: str) -> dict[str, Any]:
     if event.name == "push":
         repo = event.repo
         assert repo is not None
-        commits = [_commit(base, org.login, repo.name, c) for c in data["commits"]]
+        owner = ds.owner_login(repo)
+        commits = [_commit(base, owner, repo.name, c) for c in data["commits"]]
         head = data["head_commit"]
         user = ds.users.get(event.sender)
+        compare = f"{data['before'][:12]}...{data['after'][:12]}"
         payload.update(
             ref=data["ref"],
             before=data["before"],
@@ -64,9 +77,9 @@ def build_payload(event: Event, ds: Dataset, base: str) -> dict[str, Any]:
             deleted=data["deleted"],
             forced=data["forced"],
             base_ref=None,
-            compare=f"{base}/{org.login}/{repo.name}/compare/{data['before'][:12]}...{data['after'][:12]}",
+            compare=f"{base}/{owner}/{repo.name}/compare/{compare}",
             commits=commits,
-            head_commit=_commit(base, org.login, repo.name, head) if head else None,
+            head_commit=_commit(base, owner, repo.name, head) if head else None,
             pusher={"name": event.sender, "email": user.email if user else None},
         )
     elif event.name in ("create", "delete"):
@@ -80,11 +93,14 @@ def build_payload(event: Event, ds: Dataset, base: str) -> dict[str, Any]:
         assert event.repo is not None
         pr = data["pull_request"]
         payload["number"] = pr.number
-        payload["pull_request"] = repo_shapes.pull(base, org, ds.users, event.repo, pr, full=True)
+        payload["pull_request"] = repo_shapes.pull(
+            base, ds.org_of(event.repo), ds.users, event.repo, pr, full=True
+        )
         for key in ("changes", "before", "after"):
             if key in data:
                 payload[key] = data[key]
     elif event.name == "organization":
+        assert org is not None, f"an organization event belongs to an organization: {account}"
         user = data["user"]
         payload["membership"] = {
             "url": f"{base}/orgs/{org.login}/memberships/{user.login}",
@@ -94,26 +110,27 @@ def build_payload(event: Event, ds: Dataset, base: str) -> dict[str, Any]:
             "user": shapes.simple_user(base, user.login, user.id),
         }
     elif event.name == "installation":
-        inst = data["installation"]
-        payload["installation"] = shapes.installation(base, org, ds.app, inst)
-        payload["repositories"] = [_repo_ref(base, ds, r) for r in data.get("repositories", [])]
+        payload["installation"] = shapes.installation_from(base, ds, data["installation"])
+        payload["repositories"] = [_repo_ref(ds, r) for r in data.get("repositories", [])]
         payload["requester"] = None
     elif event.name == "installation_repositories":
-        payload["installation"] = shapes.installation(base, org, ds.app, data["installation"])
+        payload["installation"] = shapes.installation_from(base, ds, data["installation"])
         payload["repository_selection"] = "all"
         for key in ("repositories_added", "repositories_removed"):
-            payload[key] = [_repo_ref(base, ds, r) for r in data.get(key, [])]
+            payload[key] = [_repo_ref(ds, r) for r in data.get(key, [])]
         payload["requester"] = None
     elif event.name != "repository":
         raise ValueError(f"no payload builder for event {event.name!r}")
 
     if event.repo is not None:
-        payload["repository"] = repo_shapes.repo(base, org, event.repo)
-    payload["organization"] = shapes.org_simple(base, org)
-    if "installation" not in payload and ds.installation is not None:
+        payload["repository"] = repo_shapes.repo(base, ds.org_of(event.repo), event.repo)
+    if org is not None:
+        payload["organization"] = shapes.org_simple(base, org)
+    inst = ds.installation_on(account)
+    if "installation" not in payload and inst is not None:
         payload["installation"] = {
-            "id": ds.installation.id,
-            "node_id": shapes.node_id("MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u", ds.installation.id),
+            "id": inst.id,
+            "node_id": shapes.node_id("MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u", inst.id),
         }
-    payload["sender"] = _sender(base, ds, event.sender)
+    payload["sender"] = shapes.user_ref(base, ds.users, org or ds.org, event.sender)
     return payload

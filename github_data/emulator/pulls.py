@@ -23,7 +23,7 @@ class PullRequestMutations(BranchMutations):
     def _head_repo(self, repo: Repository, head: str) -> tuple[Repository | None, str]:
         """`branch` or `owner:branch` → (the fork it names, None for `repo` itself; branch)."""
         owner, _, branch = head.rpartition(":")
-        if not owner or owner.lower() == self.org.login.lower():
+        if not owner or owner.lower() == repo.org.lower():
             return None, branch
         try:
             return self.fork_of(repo, owner), branch
@@ -59,7 +59,7 @@ class PullRequestMutations(BranchMutations):
             label = f"{self.owner_login(source)}:{head}"
             if repo.open_pull(head_repo, head, base) is not None:
                 raise _invalid("head", f"A pull request already exists for {label}.")
-            author = self._actor(user)
+            author = self._actor(user, self.org_of(repo))
             number = repo.next_number
             repo.next_number += 1
             opened = now()
@@ -90,7 +90,7 @@ class PullRequestMutations(BranchMutations):
             repo, pr = self.repo(repo_name), self.pull(repo_name, number)
             if pr.state != "open":
                 raise ValidationFailed("Pull request is already closed")
-            event = self._close(repo, pr, self._actor(actor), merged=False)
+            event = self._close(repo, pr, self._actor(actor, self.org_of(repo)), merged=False)
         self._emit([event])
         return pr
 
@@ -103,7 +103,7 @@ class PullRequestMutations(BranchMutations):
             source = pr.head_repo or repo
             if pr.state != "open" or pr.head not in source.branches:
                 raise NotMergeable("Pull Request is not mergeable")
-            login = self._actor(actor)
+            login = self._actor(actor, self.org_of(repo))
             before = repo.branches[pr.base].sha
             message = (
                 f"Merge pull request #{pr.number} from "
@@ -114,14 +114,14 @@ class PullRequestMutations(BranchMutations):
                     # The fork's commits into the base repository first, where
                     # GitHub keeps every pull request's head.
                     self.git.fetch(
-                        self.org.login,
+                        repo.org,
                         repo.name,
                         (self.owner_login(source), source.name),
                         f"refs/heads/{pr.head}",
                         f"refs/pull/{pr.number}/head",
                     )
                 after = self.git.merge(
-                    self.org.login,
+                    repo.org,
                     repo.name,
                     pr.base,
                     before,
@@ -152,7 +152,9 @@ class PullRequestMutations(BranchMutations):
                 raise _invalid("head", f"A pull request already exists for {label}.")
             pr.state, pr.closed_at, pr.updated_at = "open", None, now()
             pr.head_sha, pr.base_sha = source.branches[pr.head].sha, repo.branches[pr.base].sha
-            event = self._pr_event(repo, pr, "reopened", self._actor(actor))
+            event = self._pr_event(
+                repo, pr, "reopened", self._actor(actor, self.org_of(repo))
+            )
         self._emit([event])
         return pr
 
@@ -174,6 +176,7 @@ class PullRequestMutations(BranchMutations):
             if not changes:
                 raise ValidationFailed("Nothing to change: give a new title or body")
             pr.updated_at = now()
-            event = self._pr_event(repo, pr, "edited", self._actor(actor), changes=changes)
+            sender = self._actor(actor, self.org_of(repo))
+            event = self._pr_event(repo, pr, "edited", sender, changes=changes)
         self._emit([event])
         return pr

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import recording
 from .api import build_api_router
+from .api_app import SUSPENDED
 from .auth import AuthError, Token, verify_app_jwt
 from .control import build_control_router
 from .faults import PRIMARY_DOCS, SECONDARY_DOCS, SECONDARY_MESSAGE, Fault
@@ -45,25 +46,26 @@ class EmulatorApp:
             "-", ":"
         )
         req = Request(method, path, dict(parse_qsl(parts.query)), headers, body, rid, parts.query)
-        is_api = False
-        area = "api"
+        area = _area(path)
+        is_api = area == "api"
         rate_override: dict[str, int] | None = None
         try:
-            if path.startswith("/_emulator/"):
-                area = "control"
+            outage = self.state.faults.outage
+            if outage is not None and area != "control":
+                self.state.counter.add(f"{method} (outage)")
+                if outage.drop:
+                    raise DropConnection(f"outage: {method} {path} dropped")
+                raise HttpError(outage.status, _SERVER_ERRORS.get(outage.status, "Server Error"))
+            if area == "control":
                 response = self._dispatch(self.control, req, "emulator")
-            elif GIT_PATH.match(path):
-                area = "git"
+            elif area == "git":
                 self.state.counter.add(f"GIT {method}")
                 self._check_fault(req, is_api=False)
                 response = self._git(req)
-            elif path.startswith("/_avatars/"):
-                area = "avatar"
+            elif area == "avatar":
                 self.state.counter.add("GET /_avatars/{id}")
                 response = _avatar(path.rsplit("/", 1)[-1])
             else:
-                is_api = not path.startswith("/login/oauth/")
-                area = "api" if is_api else "oauth"
                 response = self._dispatch(self.api if is_api else self.oauth, req, "api")
         except _Faulted as faulted:
             response, rate_override = faulted.response, faulted.rate
@@ -73,6 +75,8 @@ class EmulatorApp:
             response = HttpError(exc.status, exc.message, exc.errors).response()
         except AuthError as exc:
             response = HttpError(401, exc.message).response()
+        except DropConnection:
+            raise
         except Exception as exc:  # a bug in the emulator: answer 500 and log it loudly
             log.exception("emulator failed on %s %s", method, target)
             response = HttpError(500, f"emulator error: {type(exc).__name__}: {exc}").response()
@@ -152,9 +156,14 @@ class EmulatorApp:
 
     def _token(self, value: str) -> Token:
         token = self.state.tokens.lookup(value)
-        inst = self.state.dataset.installation
-        if token.kind == "installation" and (inst is None or inst.id != token.installation_id):
-            raise HttpError(401, "Bad credentials")  # the app was uninstalled since
+        if token.kind == "installation":
+            ds = self.state.dataset
+            with ds.lock:
+                inst = ds.installations.get(token.installation_id or 0)
+                if inst is None:
+                    raise HttpError(401, "Bad credentials")  # the app was uninstalled since
+                if inst.suspended_at is not None:
+                    raise HttpError(403, SUSPENDED)
         return token
 
     # -- git --------------------------------------------------------------------------------
@@ -235,7 +244,28 @@ class EmulatorApp:
             ("X-RateLimit-Resource", "core" if is_api else "none"),
             *response.headers,
         ]
+        if req.token is not None and req.token.kind == "user":
+            # What GitHub tells an OAuth token's caller about the scopes it was granted.
+            headers.append(("X-OAuth-Scopes", ", ".join(req.token.scope.split(","))))
         return response.status, headers, body
+
+
+def _area(path: str) -> str:
+    """Which part of the emulator a path is for (see `conformance.UNDOCUMENTED_AREAS`)."""
+    if path.startswith("/_emulator/"):
+        return "control"
+    if GIT_PATH.match(path):
+        return "git"
+    if path.startswith("/_avatars/"):
+        return "avatar"
+    return "oauth" if path.startswith("/login/oauth/") else "api"
+
+
+_SERVER_ERRORS = {500: "Server Error", 502: "Server Error", 503: "Service Unavailable"}
+
+
+class DropConnection(Exception):
+    """The request gets no answer: its connection is closed (an outage with `drop`)."""
 
 
 class _Faulted(Exception):
@@ -249,9 +279,7 @@ def _fault_response(
     fault: Fault, req: Request, state: EmulatorState
 ) -> tuple[Response, dict[str, int] | None]:
     if fault.kind == "error":
-        message = {502: "Server Error", 503: "Service Unavailable"}.get(
-            fault.status, "Server Error"
-        )
+        message = _SERVER_ERRORS.get(fault.status, "Server Error")
         return HttpError(fault.status, message).response(), None
     if fault.kind == "secondary":
         error = HttpError(
@@ -300,9 +328,13 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_chunked()  # git sends large pushes chunked
         else:
             body = self.rfile.read(int(headers.get("content-length") or 0))
-        status, out_headers, payload = self.server.app.handle(
-            self.command, self.path, headers, body
-        )
+        try:
+            status, out_headers, payload = self.server.app.handle(
+                self.command, self.path, headers, body
+            )
+        except DropConnection:
+            self.close_connection = True  # the client sees the server go away
+            return
         self.send_response(status)
         for key, value in out_headers:
             self.send_header(key, value)

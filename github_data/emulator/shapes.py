@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import GitHubApp, Installation, Organization, Repository, User
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
 
 Json = dict[str, Any]
 
@@ -159,29 +162,46 @@ def org_full(base: str, org: Organization, repos: list[Repository], member: bool
     return data
 
 
-def installation(base: str, org: Organization, app: GitHubApp, inst: Installation) -> Json:
-    # `GET /app/installations` documents the account as a simple user *and* an enterprise
-    # (allOf), the single installation as either (anyOf): the account carries the
-    # enterprise's required fields too, from the organization, so it satisfies both.
-    account = simple_user(base, org.login, org.id, "Organization")
-    account.update(
-        name=org.name,
-        slug=org.login,
-        created_at=iso(org.created_at),
-        updated_at=iso(org.created_at),
+def installation_account(base: str, account: Organization | User) -> Json:
+    """An installation's `account`. `GET /app/installations` documents it as a simple
+    user *and* an enterprise (allOf), the single installation as either (anyOf): it
+    carries the enterprise's required fields too, so it satisfies both."""
+    kind = "Organization" if isinstance(account, Organization) else "User"
+    data = simple_user(base, account.login, account.id, kind)
+    data.update(
+        name=account.name,
+        slug=account.login,
+        created_at=iso(account.created_at),
+        updated_at=iso(account.created_at),
     )
+    return data
+
+
+def installation(
+    base: str,
+    account: Organization | User,
+    app: GitHubApp,
+    inst: Installation,
+    suspended_by: User | None = None,
+) -> Json:
+    """The App's installation on an organization or a personal account
+    (`suspended_by`: the user who suspended it, if it is suspended)."""
+    if isinstance(account, Organization):
+        html_url = f"{base}/organizations/{account.login}/settings/installations/{inst.id}"
+    else:
+        html_url = f"{base}/settings/installations/{inst.id}"
     return {
         "id": inst.id,
         "client_id": app.client_id,
-        "account": account,
+        "account": installation_account(base, account),
         "repository_selection": "all",
         "access_tokens_url": f"{base}/app/installations/{inst.id}/access_tokens",
         "repositories_url": f"{base}/installation/repositories",
-        "html_url": f"{base}/organizations/{org.login}/settings/installations/{inst.id}",
+        "html_url": html_url,
         "app_id": app.id,
         "app_slug": app.slug,
-        "target_id": org.id,
-        "target_type": "Organization",
+        "target_id": account.id,
+        "target_type": inst.target_type,
         "permissions": APP_PERMISSIONS,
         "events": APP_EVENTS,
         "created_at": iso(inst.created_at),
@@ -189,9 +209,19 @@ def installation(base: str, org: Organization, app: GitHubApp, inst: Installatio
         "single_file_name": None,
         "has_multiple_single_files": False,
         "single_file_paths": [],
-        "suspended_by": None,
-        "suspended_at": None,
+        "suspended_by": (
+            simple_user(base, suspended_by.login, suspended_by.id, suspended_by.type)
+            if suspended_by is not None and inst.suspended_at is not None
+            else None
+        ),
+        "suspended_at": iso(inst.suspended_at),
     }
+
+
+def installation_from(base: str, ds: Dataset, inst: Installation) -> Json:
+    """`installation` with its account and suspender found in the dataset (hold its lock)."""
+    suspender = ds.users.get(inst.suspended_by) if inst.suspended_by else None
+    return installation(base, ds.account(inst.account), ds.app, inst, suspender)
 
 
 def app(base: str, org: Organization, app: GitHubApp, installations: int) -> Json:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .auth import TokenStore
 from .dataset import Dataset
@@ -13,18 +15,25 @@ from .webhooks import WebhookSender
 
 @dataclass
 class OAuthSettings:
-    """Who `GET /login/oauth/authorize` signs in, or whether it refuses (access_denied)."""
+    """What `GET /login/oauth/authorize` does at once: sign `user` in, or refuse
+    (`deny`: access_denied). Neither set: it shows the page where a person picks an
+    account and approves or denies."""
 
     user: str | None = None
     deny: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def set(self, user: str | None = None, deny: bool | None = None) -> None:
+    def configure(self, data: Mapping[str, Any]) -> None:
+        """`POST /_emulator/oauth`: each key given is set, `"user": null` included."""
         with self._lock:
-            if user is not None:
-                self.user = user
-            if deny is not None:
-                self.deny = deny
+            if "user" in data:
+                self.user = data["user"] or None
+            if "deny" in data:
+                self.deny = bool(data["deny"])
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return {"user": self.user, "deny": self.deny}
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .models import Event
-from .payloads import build_payload
+from .payloads import account_of, build_payload
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -95,13 +95,16 @@ class WebhookSender:
         """Dataset listener: deliver automatically when a target is configured."""
         if not self.auto or not self.url:
             return
-        # An app that is not installed receives no webhooks, except about its installation.
-        if self.dataset.installation is None and event.name != "installation":
-            return
-        # It is installed on the organization only: a user's fork's own pushes reach no one
-        # (what they do to the parent's pull requests arrives as `pull_request` events).
-        if event.repo is not None and event.repo.owner is not None:
-            return
+        # The App hears an account's events through its installation there: none
+        # where it is not installed or is suspended, except about the installation
+        # itself. A user's fork belongs to the user: its own pushes reach the App
+        # only through an installation on that personal account (what they do to
+        # the parent's pull requests arrives as the organization's `pull_request`).
+        if event.name != "installation":
+            with self.dataset.lock:
+                inst = self.dataset.installation_on(account_of(self.dataset, event))
+                if inst is None or inst.suspended_at is not None:
+                    return
         self.deliver_event(event)
 
     def deliver_event(self, event: Event, bad_signature: bool = False) -> Delivery:

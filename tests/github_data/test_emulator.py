@@ -393,7 +393,11 @@ def test_git_push_over_http_updates_the_api(
 
 def test_oauth_authorize_token_user(emulator: GitHubEmulator) -> None:
     callback = "http://127.0.0.1:9/accounts/github/callback?next=%2F"
+    first_member = emulator.dataset.members()[0]
     with httpx.Client(base_url=emulator.base_url) as client:
+        # A preset user is signed in at once (without one, a browser page asks:
+        # see test_emulator_oauth.py).
+        client.post("/_emulator/oauth", json={"user": first_member.login})
         params = {
             "client_id": emulator.oauth_client_id,
             "redirect_uri": callback,
@@ -415,14 +419,14 @@ def test_oauth_authorize_token_user(emulator: GitHubEmulator) -> None:
         token = client.post(
             "/login/oauth/access_token", data=exchange, headers={"Accept": "application/json"}
         ).json()
-        assert token["token_type"] == "bearer" and token["scope"] == "read:org repo"
+        # Granted scopes come back comma-joined, as GitHub sends them.
+        assert token["token_type"] == "bearer" and token["scope"] == "read:org,repo"
         again = client.post(
             "/login/oauth/access_token", json=exchange, headers={"Accept": "application/json"}
         )
         assert again.status_code == 200 and again.json()["error"] == "bad_verification_code"
         user_auth = {"Authorization": f"token {token['access_token']}"}
         me = client.get("/user", headers=user_auth).json()
-        first_member = emulator.dataset.members()[0]
         assert (me["login"], me["email"]) == (first_member.login, first_member.email)
         assert [o["login"] for o in client.get("/user/orgs", headers=user_auth).json()] == ["acme"]
         membership = client.get("/user/memberships/orgs", headers=user_auth).json()[0]

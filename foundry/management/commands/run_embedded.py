@@ -59,16 +59,19 @@ class Command(BaseCommand):
             forget_presence()
 
     def _start_demo_github(self, webhook_url: str) -> None:
-        """The local GitHub emulator with the demo organization, Foundry's
-        GitHub settings pointed at it, and a first full sync queued."""
+        """The local GitHub emulator with the demo organizations (acme and
+        initech with the App, globex without it, and the people around them),
+        Foundry's GitHub settings pointed at it, and a first full sync queued
+        for each organization with the App."""
         from urllib.parse import urlsplit
 
         from github_data.actor import github_data
-        from github_data.emulator import EmulatorConfig, GitHubEmulator
+        from github_data.emulator import DEMO_ORGS, EmulatorConfig, GitHubEmulator
 
         api = urlsplit(settings.GITHUB_API_URL)
         emulator = GitHubEmulator(
             EmulatorConfig(
+                **DEMO_ORGS,
                 host=api.hostname or "127.0.0.1",
                 port=api.port or 8765,
                 data_dir=settings.DATA_DIR / "github-emulator",
@@ -79,12 +82,20 @@ class Command(BaseCommand):
         key = emulator.write_private_key(settings.DATA_DIR / "github-emulator" / "app.pem")
         settings.GITHUB_APP_ID = str(emulator.app_id)
         settings.GITHUB_APP_PRIVATE_KEY_PATH = str(key)
-        org = emulator.org
-        github_data.get_or_create(org=org, create_with_input={"org": org}).send(
-            "github_data.command.full_sync",
-            {"org": org, "installation_id": emulator.installation_id},
+        synced = []
+        for org in emulator.orgs:
+            installation_id = emulator.installation_id_for(org)
+            if installation_id is None:
+                continue  # globex: the App is not installed there
+            github_data.get_or_create(org=org, create_with_input={"org": org}).send(
+                "github_data.command.full_sync",
+                {"org": org, "installation_id": installation_id},
+            )
+            synced.append(org)
+        self.stdout.write(
+            f"  GitHub:   emulator on {emulator.base_url}, organizations {emulator.orgs} "
+            f"(syncing {synced}); people {emulator.dataset.people}"
         )
-        self.stdout.write(f"  GitHub:   emulator on {emulator.base_url}, demo organization {org!r}")
 
     def _ensure_admin(self) -> str:
         """An admin for the local run; its password is kept in the data dir."""
