@@ -1,0 +1,1 @@
+"""The audit log's single action is ``audit_log.append.append``."""

@@ -259,6 +259,9 @@ GITHUB_APP_PRIVATE_KEY_PATH = env_str("GITHUB_APP_PRIVATE_KEY_PATH")
 GITHUB_WEBHOOK_SECRET = required_in_production(
     "GITHUB_WEBHOOK_SECRET", env_str("GITHUB_WEBHOOK_SECRET"), production=PRODUCTION
 ) or "emulator-webhook-secret"
+# Fernet keys for people's GitHub tokens at rest; the first encrypts (see
+# users/credentials.py for rotation). Empty: a key derived from SECRET_KEY.
+FOUNDRY_TOKEN_KEYS = env_list("FOUNDRY_TOKEN_KEYS", [])
 GITHUB_OAUTH_CLIENT_ID = env_str("GITHUB_OAUTH_CLIENT_ID")
 GITHUB_OAUTH_CLIENT_SECRET = env_str("GITHUB_OAUTH_CLIENT_SECRET")
 # Requests per page when walking lists, and how often a failed request is

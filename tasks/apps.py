@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class TasksConfig(AppConfig):
     name = "tasks"
+
+    def ready(self) -> None:
+        # Register the actor type, its commands and reads.
+        from tasks import actor  # noqa: F401
