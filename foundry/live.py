@@ -22,16 +22,23 @@ def organization_group(org: str) -> str:
     return f"organization.{org}"
 
 
-def publish_on_commit(group: str, event: str, payload: dict[str, Any]) -> None:
-    def publish() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        try:
-            async_to_sync(layer.group_send)(
-                group, {"type": "live.event", "event": event, **payload}
-            )
-        except Exception:
-            logger.exception("publishing %s to %s failed", event, group)
+def user_group(user_id: int | str) -> str:
+    """The person's own events (memberships, later the task feed)."""
+    return f"user.{user_id}"
 
-    transaction.on_commit(publish)
+
+def publish_now(group: str, event: str, payload: dict[str, Any]) -> None:
+    """Publish at once: for events that record no database change (or
+    whose change already committed). Consumers get ``{"type":
+    "live.event", "event": event, **payload}`` and forward it as JSON."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "live.event", "event": event, **payload})
+    except Exception:
+        logger.exception("publishing %s to %s failed", event, group)
+
+
+def publish_on_commit(group: str, event: str, payload: dict[str, Any]) -> None:
+    transaction.on_commit(lambda: publish_now(group, event, payload))

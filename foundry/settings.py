@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_celery_results",
+    "social_django",
     "foundry",
     "foundry.actors",
     "audit_log",
@@ -63,6 +64,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+# People sign in with GitHub only; the model backend is for the admin's
+# password login (the embedded default's `admin` account).
+AUTHENTICATION_BACKENDS = [
+    "users.github_auth.FoundryGitHubOAuth2",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "foundry.urls"
@@ -186,6 +193,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 STORAGES = {
@@ -193,7 +201,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True  # the embedded run serves admin assets without collectstatic
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/signin/"
 
 LOGGING = {
     "version": 1,
@@ -264,6 +272,43 @@ GITHUB_WEBHOOK_SECRET = required_in_production(
 FOUNDRY_TOKEN_KEYS = env_list("FOUNDRY_TOKEN_KEYS", [])
 GITHUB_OAUTH_CLIENT_ID = env_str("GITHUB_OAUTH_CLIENT_ID")
 GITHUB_OAUTH_CLIENT_SECRET = env_str("GITHUB_OAUTH_CLIENT_SECRET")
+# Where browsers authorize the OAuth App: github.com beside api.github.com;
+# the emulator serves both on one origin (the default for any other API URL).
+GITHUB_OAUTH_URL = env_str(
+    "GITHUB_OAUTH_URL",
+    "https://github.com"
+    if (GITHUB_API_URL or "").rstrip("/") == "https://api.github.com"
+    else GITHUB_API_URL,
+)
+# Where a member installs the GitHub App (onboarding shows it); empty: the
+# page says to ask GitHub's organization owner.
+GITHUB_APP_INSTALL_URL = env_str("GITHUB_APP_INSTALL_URL", "")
+# GitHub logins made staff (the admin) at sign-in, comma-separated.
+FOUNDRY_ADMIN_LOGINS = env_list("FOUNDRY_ADMIN_LOGINS", [])
+# How long the sign-in callback waits for the user actor to record it.
+FOUNDRY_SIGNIN_WAIT_SECONDS = env_float("FOUNDRY_SIGNIN_WAIT_SECONDS", 15.0)
+
+# social-auth-app-django: the OAuth App identity, its scopes, the pipeline.
+# Client id and secret are read per request (users/github_auth.py) so that
+# the embedded run and the tests can point them at the emulator.
+SOCIAL_AUTH_GITHUB_SCOPE = ["read:org", "repo"]
+SOCIAL_AUTH_JSONFIELD_ENABLED = True
+SOCIAL_AUTH_URL_NAMESPACE = "social"
+SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/"
+SOCIAL_AUTH_LOGIN_ERROR_URL = "/signin/"
+SOCIAL_AUTH_RAISE_EXCEPTIONS = False
+SOCIAL_AUTH_STRATEGY = "social_django.strategy.DjangoStrategy"
+SOCIAL_AUTH_PIPELINE = (
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    "social_core.pipeline.social_auth.social_user",
+    "users.pipeline.username_is_login",
+    "social_core.pipeline.user.create_user",
+    "social_core.pipeline.social_auth.associate_user",
+    "social_core.pipeline.social_auth.load_extra_data",
+    "users.pipeline.record_sign_in",
+)
 # Requests per page when walking lists, and how often a failed request is
 # retried (5xx, rate limits) before the error reaches the caller.
 GITHUB_PER_PAGE = env_int("GITHUB_PER_PAGE", 100)

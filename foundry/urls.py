@@ -11,4 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz),
     path("github/", include("github_data.urls")),
+    path("", include("orgs.urls")),
+    path("", include("users.urls")),
 ]

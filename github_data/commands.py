@@ -11,6 +11,7 @@ from foundry.actors.context import CommandContext
 from github_data import rows, sync
 from github_data.actor import github_data
 from github_data.client import GitHubClient, RepoData
+from github_data.memberships import member_changed
 from github_data.models import GitHubBranch, GitHubMember, GitHubPullRequest, GitHubRepository
 from github_data.schemas import BranchEventIn, FullSyncIn, MemberEventIn, PullRequestEventIn
 from orgs.actor import organization
@@ -239,13 +240,15 @@ def apply_member(ctx: CommandContext, payload: MemberEventIn) -> dict[str, Any]:
     def apply() -> dict[str, Any]:
         if payload.removed:
             deleted, _ = GitHubMember.objects.filter(org=org, github_id=payload.github_id).delete()
-            return {"login": payload.login, "removed": bool(deleted)}
+            told = member_changed(org, payload.login, member=False)
+            return {"login": payload.login, "removed": bool(deleted), "told_user": told}
         GitHubMember.objects.update_or_create(
             org=org,
             github_id=payload.github_id,
             defaults={"login": payload.login, "avatar_url": payload.avatar_url},
         )
-        return {"login": payload.login, "removed": False}
+        told = member_changed(org, payload.login, member=True)
+        return {"login": payload.login, "removed": False, "told_user": told}
 
     return ctx.step("apply", apply)
 

@@ -16,7 +16,7 @@ class FullSyncIn(BaseModel):
     org: str
     installation_id: int
     connected_account: str = ""
-    installation_status: InstallationStatus = InstallationStatus.CONNECTED
+    installation_status: InstallationStatus = InstallationStatus.INSTALLED
 
 
 class PullRequestEventIn(BaseModel):

@@ -12,9 +12,12 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from audit_log.append import append
+from audit_log.models import AuditKind
 from foundry.live import organization_group, publish_on_commit
 from foundry.upsert import upsert_rows
 from github_data.client import GitHubClient
+from github_data.memberships import reconcile_members
 from github_data.models import (
     GitHubBranch,
     GitHubMember,
@@ -24,6 +27,7 @@ from github_data.models import (
     SyncStatus,
 )
 from github_data.rows import pull_request_fields, pull_request_in, repository_fields
+from orgs.actor import organization
 from orgs.schemas import PullRequestIn
 
 BATCH_SIZE = 10  # repositories per branch / pull-request step
@@ -48,6 +52,23 @@ def report(org: str, **fields: Any) -> None:
     publish_on_commit(
         organization_group(org), "sync.progress", {k: v for k, v in fields.items() if k in live}
     )
+    record_on_organization(org)
+
+
+def record_on_organization(org: str) -> None:
+    """The organization keeps the sync's standing (what pages start from),
+    as often as progress goes live: a short command, sent with the step."""
+    state = SyncState.objects.filter(org=org).first()
+    if state is None:
+        return
+    organization.get_or_create(org=org, create_with_input={"org": org}).send(
+        "organization.command.record_sync",
+        {
+            "status": state.status, "label": state.label, "processed": state.processed,
+            "total": state.total,
+            "finished": state.status in (SyncStatus.SUCCEEDED, SyncStatus.FAILED),
+        },
+    )
 
 
 def begin(org: str, command_id: int) -> None:
@@ -65,6 +86,7 @@ def begin(org: str, command_id: int) -> None:
         started_at=timezone.now(),
         finished_at=None,
     )
+    append(AuditKind.SYNC_STARTED, org=org, target=org, details={"command_id": command_id})
 
 
 def sync_repositories(org: str, client: GitHubClient) -> dict[str, Any]:
@@ -130,7 +152,8 @@ def sync_members(org: str, client: GitHubClient) -> dict[str, Any]:
         key=lambda row: row.github_id,
     )
     report(org, phase="pull_requests", label=f"Synced {len(members)} members", processed=0)
-    return {"seen": sorted(incoming), "written": counts.as_dict()}
+    memberships = reconcile_members(org, {m.login for m in members})
+    return {"seen": sorted(incoming), "written": counts.as_dict(), "memberships": memberships}
 
 
 def sync_pull_requests(
@@ -206,9 +229,11 @@ def finish(org: str, counts: dict[str, Any]) -> None:
         counts=counts,
         finished_at=timezone.now(),
     )
+    append(AuditKind.SYNC_SUCCEEDED, org=org, target=org, details=counts)
 
 
 def fail(org: str, error: str) -> None:
     report(
         org, status=SyncStatus.FAILED, label="Sync failed", error=error, finished_at=timezone.now()
     )
+    append(AuditKind.SYNC_FAILED, org=org, target=org, details={"error": error})

@@ -29,6 +29,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from githubkit.webhooks import verify as verify_signature
 
+from audit_log.append import append
+from audit_log.models import AuditKind
 from foundry.actors import InvalidPayload
 from foundry.actors.errors import InvalidKey
 from foundry.actors.models import Command, CommandStatus
@@ -39,10 +41,10 @@ from orgs.actor import organization
 from orgs.models import InstallationStatus
 
 INSTALLATION_STATUS_OF_ACTION = {
-    "deleted": InstallationStatus.INSTALL_REQUIRED,
-    "suspend": InstallationStatus.RECONNECT_REQUIRED,
-    "unsuspend": InstallationStatus.CONNECTED,
-    "created": InstallationStatus.CONNECTED,
+    "deleted": InstallationStatus.REMOVED,
+    "suspend": InstallationStatus.SUSPENDED,
+    "unsuspend": InstallationStatus.INSTALLED,
+    "created": InstallationStatus.INSTALLED,
 }
 
 log = logging.getLogger(__name__)
@@ -134,7 +136,7 @@ def on_installation(action: str, payload: dict[str, Any]) -> list[Outgoing]:
 
 
 def on_installation_repositories(action: str, payload: dict[str, Any]) -> list[Outgoing]:
-    return [full_sync_for(dig(payload, "installation"), InstallationStatus.CONNECTED)]
+    return [full_sync_for(dig(payload, "installation"), InstallationStatus.INSTALLED)]
 
 
 PULL_REQUEST_ACTIONS = {
@@ -214,6 +216,28 @@ def event_org(event: str, payload: dict[str, Any]) -> str:
         return ""
 
 
+INSTALLATION_AUDIT_KINDS = {
+    "created": AuditKind.INSTALLATION_CREATED,
+    "deleted": AuditKind.INSTALLATION_DELETED,
+    "suspend": AuditKind.INSTALLATION_SUSPENDED,
+    "unsuspend": AuditKind.INSTALLATION_UNSUSPENDED,
+}
+
+
+def audit_installation(event: str, action: str, payload: dict[str, Any]) -> None:
+    """An installation event in the audit log, with who did it on GitHub."""
+    kind = INSTALLATION_AUDIT_KINDS.get(action) if event == "installation" else None
+    if kind is None:
+        return
+    installation = payload.get("installation") or {}
+    sender = (payload.get("sender") or {}).get("login") or "system"
+    append(
+        kind, actor=str(sender), org=event_org(event, payload)[:100],
+        target=str(installation.get("id", "")),
+        details={"account": (installation.get("account") or {}).get("login", "")},
+    )
+
+
 # --- the view ---------------------------------------------------------------
 
 
@@ -280,6 +304,7 @@ def receive(request: HttpRequest) -> JsonResponse:
             ids = [i for i in map(send, outgoing) if i is not None]
             delivery.command_ids = ids
             delivery.save(update_fields=["command_ids"])
+            audit_installation(event, str(action), payload)
     except (InvalidPayload, InvalidKey) as exc:
         # Rolled back: a payload that passes dispatch but not the command's
         # schema (or names an impossible org) leaves no trace either.

@@ -12,13 +12,46 @@ from foundry.actors.context import CommandContext
 from foundry.live import organization_group, publish_on_commit
 from orgs import task_index
 from orgs.actor import organization
-from orgs.models import Organization, TaskSummary
+from orgs.models import (
+    InstallationStatus,
+    Organization,
+    OrganizationKind,
+    OrgSyncStatus,
+    TaskSummary,
+)
 from orgs.schemas import (
     ApplyPullRequestsIn,
     ReconcileOpenPullRequestsIn,
+    RecordSyncIn,
     RefreshBranchIn,
+    SeenAtSignInIn,
     SetInstallationIn,
 )
+
+
+def profile_of(org: str, login: str = "") -> Organization:
+    """The organization's profile row, created on first need: a webhook or
+    a sync may come before anyone signed in."""
+    personal = org.startswith("personal-")
+    profile, _ = Organization.objects.get_or_create(
+        org_id=org,
+        defaults={
+            "login": login or org.removeprefix("personal-"),
+            "kind": OrganizationKind.PERSONAL if personal else OrganizationKind.ORGANIZATION,
+        },
+    )
+    return profile
+
+
+def publish_profile(profile: Organization) -> None:
+    publish_on_commit(
+        organization_group(profile.org_id),
+        "organization.changed",
+        {
+            "installation_status": profile.installation_status,
+            "sync_status": profile.sync_status,
+        },
+    )
 
 
 @organization.command("organization.command.apply_pull_requests", payload=ApplyPullRequestsIn)
@@ -83,9 +116,7 @@ def set_installation(ctx: CommandContext, payload: SetInstallationIn) -> dict[st
     org = ctx.key_fields["org"]
 
     def save() -> dict[str, Any]:
-        profile, _ = Organization.objects.get_or_create(
-            org_id=org, defaults={"login": payload.login}
-        )
+        profile = profile_of(org, payload.login)
         profile.login = payload.login
         profile.installation_status = payload.status
         if payload.installation_id is not None:
@@ -94,11 +125,64 @@ def set_installation(ctx: CommandContext, payload: SetInstallationIn) -> dict[st
             profile.connected_account = payload.connected_account
         profile.updated_at = timezone.now()
         profile.save()
-        publish_on_commit(
-            organization_group(org),
-            "organization.changed",
-            {"installation_status": profile.installation_status},
-        )
+        publish_profile(profile)
         return {"installation_status": profile.installation_status}
 
     return ctx.step("save profile", save)
+
+
+@organization.command("organization.command.seen_at_sign_in", payload=SeenAtSignInIn)
+def seen_at_sign_in(ctx: CommandContext, payload: SeenAtSignInIn) -> dict[str, Any]:
+    """A member signed in: GitHub's profile of the account, and whether the
+    App is installed there as the App itself sees it now."""
+    org = ctx.key_fields["org"]
+
+    def save() -> dict[str, Any]:
+        profile = profile_of(org, payload.login)
+        profile.login = payload.login
+        profile.name = payload.name or profile.name
+        profile.avatar_url = payload.avatar_url or profile.avatar_url
+        profile.kind = payload.kind
+        if payload.installation_checked:
+            if payload.installation_id is not None:
+                profile.installation_id = payload.installation_id
+                profile.connected_account = payload.login
+                profile.installation_status = (
+                    InstallationStatus.SUSPENDED if payload.suspended
+                    else InstallationStatus.INSTALLED
+                )
+            elif profile.installation_status in (
+                InstallationStatus.INSTALLED, InstallationStatus.SUSPENDED
+            ):
+                # Installed once, gone now (a lost "deleted" webhook).
+                profile.installation_status = InstallationStatus.REMOVED
+        profile.updated_at = timezone.now()
+        profile.save()
+        publish_profile(profile)
+        return {"installation_status": profile.installation_status}
+
+    return ctx.step("save profile", save)
+
+
+@organization.command("organization.command.record_sync", payload=RecordSyncIn)
+def record_sync(ctx: CommandContext, payload: RecordSyncIn) -> dict[str, Any]:
+    """github-data's full sync started, moved on, finished or failed: the
+    organization keeps where it stands (pages start from it; the live
+    progress itself goes straight from the sync to browsers)."""
+    org = ctx.key_fields["org"]
+
+    def save() -> dict[str, Any]:
+        profile = profile_of(org)
+        profile.sync_status = payload.status
+        profile.sync_label = payload.label
+        profile.sync_processed = payload.processed
+        profile.sync_total = payload.total
+        if payload.status == OrgSyncStatus.SUCCEEDED:
+            profile.synced_at = timezone.now()
+        profile.updated_at = timezone.now()
+        profile.save()
+        if payload.finished:
+            publish_profile(profile)
+        return {"sync_status": profile.sync_status}
+
+    return ctx.step("save", save)

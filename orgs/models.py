@@ -12,9 +12,27 @@ from django.utils import timezone
 
 
 class InstallationStatus(models.TextChoices):
-    CONNECTED = "connected"
-    INSTALL_REQUIRED = "install_required"
-    RECONNECT_REQUIRED = "reconnect_required"
+    """The GitHub App on the account: never seen there, installed (syncs and
+    webhooks flow), suspended by the account (reconnect required), or
+    uninstalled after having been installed (install again)."""
+
+    NOT_INSTALLED = "not_installed", "not installed"
+    INSTALLED = "installed"
+    SUSPENDED = "suspended"
+    REMOVED = "removed"
+
+
+class OrganizationKind(models.TextChoices):
+    ORGANIZATION = "organization"
+    # A person's own account: org id ``personal-<login>``.
+    PERSONAL = "personal"
+
+
+class OrgSyncStatus(models.TextChoices):
+    NEVER = "never"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class Organization(models.Model):
@@ -23,16 +41,35 @@ class Organization(models.Model):
 
     org_id = models.CharField(max_length=100, unique=True)
     login = models.CharField(max_length=100)
+    name = models.CharField(max_length=200, blank=True, default="")
+    avatar_url = models.URLField(max_length=500, blank=True, default="")
+    kind = models.CharField(
+        max_length=16, choices=OrganizationKind.choices, default=OrganizationKind.ORGANIZATION
+    )
     installation_id = models.BigIntegerField(null=True, blank=True)
     installation_status = models.CharField(
-        max_length=32, choices=InstallationStatus.choices, default=InstallationStatus.CONNECTED
+        max_length=32, choices=InstallationStatus.choices,
+        default=InstallationStatus.NOT_INSTALLED,
     )
     connected_account = models.CharField(max_length=100, blank=True, default="")
+    # The last or current full sync, as github-data reported it (the
+    # progress bar's starting point; live progress goes over Channels).
+    sync_status = models.CharField(
+        max_length=16, choices=OrgSyncStatus.choices, default=OrgSyncStatus.NEVER
+    )
+    sync_label = models.CharField(max_length=200, blank=True, default="")
+    sync_processed = models.PositiveIntegerField(default=0)
+    sync_total = models.PositiveIntegerField(default=0)
+    synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return self.org_id
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.login or self.org_id
 
 
 class TaskIndexEntry(models.Model):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from orgs.models import InstallationStatus
+from orgs.models import InstallationStatus, OrganizationKind, OrgSyncStatus
 
 
 class PullRequestIn(BaseModel):
@@ -52,3 +52,25 @@ class SetInstallationIn(BaseModel):
     installation_id: int | None = None
     status: InstallationStatus
     connected_account: str = ""
+
+
+class SeenAtSignInIn(BaseModel):
+    """The account as a person's sign-in saw it: its profile, and the App's
+    installation there as the App itself reported it (None: not installed;
+    ``installation_checked`` False: the check failed, keep what is known)."""
+
+    login: str
+    name: str = ""
+    avatar_url: str = ""
+    kind: OrganizationKind = OrganizationKind.ORGANIZATION
+    installation_checked: bool = True
+    installation_id: int | None = None
+    suspended: bool = False
+
+
+class RecordSyncIn(BaseModel):
+    status: OrgSyncStatus
+    label: str = ""
+    processed: int = 0
+    total: int = 0
+    finished: bool = False

@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class UsersConfig(AppConfig):
     name = "users"
+
+    def ready(self) -> None:
+        # Register the actor type, its commands and reads.
+        from users import actor, commands, reads  # noqa: F401

@@ -190,7 +190,7 @@ def test_a_long_sync_does_not_delay_the_organizations_short_commands(github_stac
     started = time.monotonic()
     org.send(
         "organization.command.set_installation",
-        {"login": "acme", "status": "connected", "installation_id": 1},
+        {"login": "acme", "status": "installed", "installation_id": 1},
         wait=True,
         timeout=10,
     )

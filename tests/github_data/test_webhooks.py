@@ -335,14 +335,14 @@ def test_installation_deleted_then_created_again(synced: GitHubStack) -> None:
     org = gh.org
     gh.dataset.delete_installation()
     settle()
-    assert Organization.objects.get(org_id=org).installation_status == "install_required"
+    assert Organization.objects.get(org_id=org).installation_status == "removed"
 
     gh.dataset.create_installation()
     settle(timeout=120)
     syncs = Command.objects.filter(name=FULL_SYNC, status=CommandStatus.SUCCEEDED)
     assert syncs.count() == 2
     profile = Organization.objects.get(org_id=org)
-    assert profile.installation_status == "connected"
+    assert profile.installation_status == "installed"
     assert profile.installation_id == gh.installation_id
     assert [status for *_, status in statuses(gh)] == [202, 202]
 
@@ -369,7 +369,7 @@ def test_installation_before_anyone_signed_in_syncs(
     assert (sync.result or {})["repos"] == 3
     profile = Organization.objects.get(org_id=gh.org)
     assert (profile.installation_status, profile.installation_id) == (
-        "connected", gh.installation_id)
+        "installed", gh.installation_id)
     assert GitHubRepository.objects.filter(org=gh.org).count() == 3
     assert GitHubMember.objects.filter(org=gh.org).count() == 3
     assert TaskSummary.objects.filter(org=gh.org).count() == 3

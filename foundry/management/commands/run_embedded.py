@@ -82,6 +82,10 @@ class Command(BaseCommand):
         key = emulator.write_private_key(settings.DATA_DIR / "github-emulator" / "app.pem")
         settings.GITHUB_APP_ID = str(emulator.app_id)
         settings.GITHUB_APP_PRIVATE_KEY_PATH = str(key)
+        # "Sign in with GitHub" goes to the emulator's page, which lets a
+        # newcomer pick one of the demo people.
+        settings.GITHUB_OAUTH_CLIENT_ID = emulator.oauth_client_id
+        settings.GITHUB_OAUTH_CLIENT_SECRET = emulator.oauth_client_secret
         synced = []
         for org in emulator.orgs:
             installation_id = emulator.installation_id_for(org)

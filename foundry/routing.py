@@ -1,0 +1,13 @@
+"""Websocket routes (Channels). Each consumer checks access itself when
+the socket opens; add task and session sockets here beside the
+organization's."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from orgs.consumers import OrganizationConsumer
+
+websocket_urlpatterns = [
+    path("ws/o/<str:org_id>/", OrganizationConsumer.as_asgi()),
+]

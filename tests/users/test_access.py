@@ -1,0 +1,122 @@
+"""Who sees what, over real HTTP and real websockets: a member of acme
+tries every page, API endpoint and socket of initech (404 / close 4404);
+anonymous API and socket requests get 401 / close 4401; a person in two
+organizations sees both; a member removed on GitHub loses access after the
+member sync, or at once with the member webhook; the socket forwards the
+organization's live events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from foundry.live import organization_group, publish_now
+from github_data.actor import github_data
+from users.models import Membership
+
+from .conftest import Site, settle, until
+
+pytestmark = pytest.mark.workers
+
+
+def socket(site: Site, org: str, browser: httpx.Client | None = None) -> ClientConnection:
+    headers = {}
+    if browser is not None:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+    ws_url = site.url.replace("http://", "ws://")
+    return connect(f"{ws_url}/ws/o/{org}/", additional_headers=headers, origin=site.url,
+                   open_timeout=10)  # type: ignore[arg-type]
+
+
+def close_code(site: Site, org: str, browser: httpx.Client | None = None) -> int | None:
+    with socket(site, org, browser) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+def test_a_member_of_one_organization_cannot_reach_another(site: Site) -> None:
+    alice = site.sign_in("alice")  # acme only
+    settle()
+    assert alice.get("/o/acme/").status_code == 200
+    assert alice.get("/api/o/acme/").json()["card"]["org_id"] == "acme"
+    for url in ("/o/initech/", "/api/o/initech/", "/o/globex/", "/o/personal-bob/",
+                "/o/no-such-org/"):
+        assert alice.get(url).status_code == 404, url
+    # No hint that initech exists: its 404 is the one of a missing org.
+    hidden = alice.get("/o/initech/").text.replace("initech", "ORG")
+    assert hidden == alice.get("/o/nosuchorg/").text.replace("nosuchorg", "ORG")
+    assert close_code(site, "initech", alice) == 4404
+    assert close_code(site, "no-such-org", alice) == 4404
+    orgs = [o["org_id"] for o in alice.get("/api/app/").json()["organizations"]]
+    assert orgs == ["acme", "personal-alice"]
+
+    anonymous = site.browser()
+    assert anonymous.get("/api/app/").status_code == 401
+    assert anonymous.get("/api/o/acme/").status_code == 401
+    assert anonymous.get("/o/acme/").headers["Location"].startswith("/signin/")
+    assert anonymous.get("/").headers["Location"] == "/signin/"
+    assert close_code(site, "acme") == 4401
+
+
+def test_a_person_in_two_organizations_sees_both(site: Site) -> None:
+    bob = site.sign_in("bob")
+    settle()
+    cards = {o["org_id"]: o for o in bob.get("/api/app/").json()["organizations"]}
+    assert set(cards) == {"acme", "initech", "personal-bob"}
+    assert cards["initech"]["role"] == "admin"
+    assert cards["acme"]["installation_status"] == "installed"
+    assert cards["acme"]["sync_status"] == "succeeded"
+    assert cards["personal-bob"]["installation_status"] == "not_installed"
+    for org in ("acme", "initech"):
+        page = bob.get(f"/o/{org}/")
+        assert page.status_code == 200 and f"{org}/repo-001" in page.text
+    # The organization opened last is where / leads.
+    until(lambda: bob.get("/").headers["Location"] == "/o/initech/", "the last org remembered")
+
+
+def test_the_socket_forwards_the_organizations_events(site: Site) -> None:
+    carol = site.sign_in("carol")
+    settle()
+    with socket(site, "initech", carol) as ws:
+        publish_now(organization_group("initech"), "sync.progress",
+                    {"status": "running", "processed": 3, "total": 9})
+        event: dict[str, Any] = json.loads(ws.recv(timeout=10))
+    assert event == {"event": "sync.progress", "status": "running", "processed": 3, "total": 9}
+
+
+def test_a_member_removed_on_github_loses_access_after_the_member_sync(
+    make_site: Any,
+) -> None:
+    """No webhook reaches Foundry: the next full sync's member phase revokes
+    the membership."""
+    site = make_site(webhooks=False)
+    bob = site.sign_in("bob")
+    settle()
+    assert bob.get("/o/acme/").status_code == 200
+    site.github.dataset.remove_member("bob", org="acme")
+    github_data.get(org="acme").send(
+        "github_data.command.full_sync",
+        {"org": "acme", "installation_id": site.github.installation_id_for("acme")},
+        wait=True, timeout=120,
+    )
+    settle()
+    assert not Membership.objects.filter(user__username="bob", org="acme").exists()
+    assert bob.get("/o/acme/").status_code == 404
+    assert bob.get("/o/initech/").status_code == 200
+
+
+def test_a_member_removed_on_github_loses_access_with_the_webhook(site: Site) -> None:
+    carol = site.sign_in("carol")
+    settle()
+    site.control("orgs/initech/members", {"action": "remove", "login": "carol"})
+    settle()
+    assert carol.get("/o/initech/").status_code == 404
+    site.control("orgs/initech/members", {"action": "add", "login": "carol"})
+    settle()
+    assert carol.get("/o/initech/").status_code == 200
