@@ -32,8 +32,9 @@ def organizations(request: HttpRequest) -> HttpResponse:
 @require_GET
 def organization(request: HttpRequest, org_id: str) -> HttpResponse:
     require_member(request.user, org_id)
-    _remember_last_org(request.user.pk, org_id)
-    role = _role(request.user.pk, org_id)
+    user_id: int = request.user.pk  # type: ignore[assignment]  # signed in: set
+    _remember_last_org(user_id, org_id)
+    role = _role(user_id, org_id)
     return render(request, "org.html", {
         "app": app_snapshot(request.user),
         "org": organization_snapshot(org_id, role=role),
@@ -79,4 +80,4 @@ def api_organization(request: HttpRequest, org_id: str) -> JsonResponse:
     if not request.user.is_authenticated:
         return _unauthorized()
     require_member(request.user, org_id)
-    return _json(organization_snapshot(org_id, role=_role(request.user.pk, org_id)))
+    return _json(organization_snapshot(org_id, role=_role(int(request.user.pk), org_id)))

@@ -23,7 +23,7 @@ class FoundryGitHubOAuth2(GithubOAuth2):  # type: ignore[type-arg]  # generic in
     # Scopes: read:org to list the person's organizations (and private
     # memberships), repo for git push and pull requests done as them.
     DEFAULT_SCOPE = ["read:org", "repo"]
-    EXTRA_DATA: list[tuple[str, str]] = [("id", "id"), ("login", "login")]
+    EXTRA_DATA = [("id", "id"), ("login", "login")]  # never the token
 
     def authorization_url(self) -> str:
         return f"{_oauth_origin()}/login/oauth/authorize"

@@ -26,12 +26,13 @@ from django.db import connections
 from foundry.actors.models import OPEN_STATUSES, Command, CommandStatus
 from github_data.emulator import DEMO_ORGS, GitHubEmulator
 from tests.conftest import wait_until
-from tests.github_data.conftest import (  # noqa: F401  (fixtures)
-    GitHubStack,
-    app_key_pem,
-    github_stack,
-    make_emulator,
-)
+from tests.github_data import conftest as github_fixtures
+from tests.github_data.conftest import GitHubStack
+
+# The emulator and worker fixtures of the GitHub tests, shared here.
+app_key_pem = github_fixtures.app_key_pem
+make_emulator = github_fixtures.make_emulator
+github_stack = github_fixtures.github_stack
 
 SIGNIN_QUEUES = "actors.user,actors.organization,actors.github_data,maintenance"
 

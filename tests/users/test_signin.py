@@ -5,6 +5,9 @@ callback, a forged state, sign-out, staff."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import httpx
 import pytest
 from django.contrib.auth import get_user_model
@@ -58,7 +61,7 @@ def test_first_sign_in(site: Site) -> None:
     settle()  # the first sign-in started the syncs of acme and initech
 
 
-def test_second_sign_in_updates_memberships(make_site: "type[Site]") -> None:
+def test_second_sign_in_updates_memberships(make_site: Callable[..., Site]) -> None:
     """A second sign-in reuses the user and sets memberships to what GitHub
     says now: bob left acme on GitHub (no webhook reached Foundry) and is
     no longer a member of it after signing in again."""
@@ -157,8 +160,6 @@ def test_sign_out_is_a_post(site: Site) -> None:
     browser = site.sign_in("carol")
     assert browser.get("/signout/").status_code == 405
     page = browser.get("/orgs/")
-    import re
-
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
     assert token
     out = browser.post("/signout/", data={"csrfmiddlewaretoken": token.group(1)})
