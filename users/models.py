@@ -92,5 +92,8 @@ class OAuthCallback(models.Model):
     succeeded = models.BooleanField(null=True)  # None while the first one runs
     created_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="oauth_callback_by_age")]
+
     def __str__(self) -> str:
         return f"OAuth callback {self.state[:8]}…"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,6 +19,7 @@ from django.contrib.auth import logout
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -41,6 +43,9 @@ log = logging.getLogger(__name__)
 
 # A retried callback waits this long for the first one to finish.
 REPEATED_CALLBACK_WAIT_SECONDS = 10.0
+# A state is only good for minutes (GitHub's codes live 10); its record is
+# kept a day, then pruned by the next callback.
+CALLBACK_RECORD_DAYS = 1
 
 
 @require_GET
@@ -108,6 +113,9 @@ def complete(request: HttpRequest, backend: str) -> HttpResponse:
                 callback = OAuthCallback.objects.create(state=state)
         except IntegrityError:
             return _repeated(request, state)
+        OAuthCallback.objects.filter(
+            created_at__lt=timezone.now() - timedelta(days=CALLBACK_RECORD_DAYS)
+        ).delete()
     else:
         callback = None
     try:

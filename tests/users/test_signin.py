@@ -5,6 +5,7 @@ callback, a forged state, sign-out, staff."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 
@@ -181,3 +182,41 @@ def test_admin_logins_are_staff(site: Site) -> None:
     assert denied.status_code == 302 and denied.headers["Location"].startswith("/admin/login/")
     assert site.browser().get("/admin/").status_code == 302
     settle()
+
+
+def test_sign_in_through_the_picker_page(site: Site) -> None:
+    """With no hint, GitHub (the emulator) shows its page; the person picks
+    themselves and approves, as in a browser, and lands in Foundry."""
+    browser = site.browser()
+    page = httpx.get(site.begin(browser), timeout=30)
+    assert page.status_code == 200 and "frank" in page.text
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    fields = {k: html.unescape(v) for k, v in fields.items()}
+    action = re.search(r'<form[^>]*action="([^"]+)"', page.text)
+    assert action
+    approved = httpx.post(
+        f"{site.github.base_url}{action.group(1)}",
+        data={**fields, "login": "frank", "decision": "approve"}, timeout=30,
+    )
+    done = browser.get(site.callback_url(approved))
+    assert (done.status_code, done.headers["Location"]) == (302, "/")
+    orgs = [o["org_id"] for o in browser.get("/api/app/").json()["organizations"]]
+    assert orgs == ["personal-frank"]
+    settle()  # frank's own installation: his sign-in started its first sync
+    card = browser.get("/api/app/").json()["organizations"][0]
+    assert (card["installation_status"], card["sync_status"]) == ("installed", "succeeded")
+
+
+def test_the_admin_account_keeps_its_password_login(site: Site) -> None:
+    """The embedded default's admin signs in to /admin/ with a password."""
+    get_user_model().objects.create_superuser("admin", password="pw-for-the-test")
+    admin = site.browser()
+    form = admin.get("/admin/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert token
+    answer = admin.post("/admin/login/", data={
+        "csrfmiddlewaretoken": token.group(1), "username": "admin",
+        "password": "pw-for-the-test", "next": "/admin/",
+    })
+    assert (answer.status_code, answer.headers["Location"]) == (302, "/admin/")
+    assert admin.get("/admin/").status_code == 200
