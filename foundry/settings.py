@@ -283,6 +283,9 @@ GITHUB_OAUTH_URL = env_str(
 # Where a member installs the GitHub App (onboarding shows it); empty: the
 # page says to ask GitHub's organization owner.
 GITHUB_APP_INSTALL_URL = env_str("GITHUB_APP_INSTALL_URL", "")
+# Set by run_embedded to its GitHub emulator: onboarding then shows how to
+# "install" the App there (the emulator has no install page).
+FOUNDRY_DEMO_EMULATOR_URL = ""
 # GitHub logins made staff (the admin) at sign-in, comma-separated.
 FOUNDRY_ADMIN_LOGINS = env_list("FOUNDRY_ADMIN_LOGINS", [])
 # How long the sign-in callback waits for the user actor to record it.

@@ -87,6 +87,7 @@ class OrganizationCard:
     """One organization as the person's list shows it."""
 
     org_id: str
+    login: str  # the GitHub account: the organization's, or the person's
     name: str
     avatar_url: str
     kind: str
@@ -134,14 +135,16 @@ def _card(org_id: str, role: str, profile: Organization | None) -> OrganizationC
     personal = org_id.startswith("personal-")
     if profile is None:
         return OrganizationCard(
-            org_id=org_id, name=org_id.removeprefix("personal-"), avatar_url="",
+            org_id=org_id, login=org_id.removeprefix("personal-"),
+            name=org_id.removeprefix("personal-"), avatar_url="",
             kind=OrganizationKind.PERSONAL if personal else OrganizationKind.ORGANIZATION,
             role=role, installation_status=InstallationStatus.NOT_INSTALLED,
             sync_status=OrgSyncStatus.NEVER, sync_label="", sync_processed=0, sync_total=0,
             synced_at=None,
         )
     return OrganizationCard(
-        org_id=org_id, name=profile.display_name, avatar_url=profile.avatar_url,
+        org_id=org_id, login=profile.login or org_id.removeprefix("personal-"),
+        name=profile.display_name, avatar_url=profile.avatar_url,
         kind=profile.kind, role=role, installation_status=profile.installation_status,
         sync_status=profile.sync_status, sync_label=profile.sync_label,
         sync_processed=profile.sync_processed, sync_total=profile.sync_total,

@@ -39,6 +39,7 @@ def organization(request: HttpRequest, org_id: str) -> HttpResponse:
         "app": app_snapshot(request.user),
         "org": organization_snapshot(org_id, role=role),
         "install_url": settings.GITHUB_APP_INSTALL_URL,
+        "demo_emulator_url": settings.FOUNDRY_DEMO_EMULATOR_URL,
     })
 
 

@@ -86,6 +86,7 @@ class Command(BaseCommand):
         # newcomer pick one of the demo people.
         settings.GITHUB_OAUTH_CLIENT_ID = emulator.oauth_client_id
         settings.GITHUB_OAUTH_CLIENT_SECRET = emulator.oauth_client_secret
+        settings.FOUNDRY_DEMO_EMULATOR_URL = emulator.base_url
         synced = []
         for org in emulator.orgs:
             installation_id = emulator.installation_id_for(org)
