@@ -28,15 +28,19 @@ def _login(user_id: int) -> str:
     )
 
 
-def _gain(user_id: int, login: str, org: str, role: str, source: str) -> bool:
-    """Create or update one membership; True when it is new."""
+def _gain(
+    user_id: int, login: str, org: str, role: str, source: str, *, set_role: bool = True
+) -> bool:
+    """Create one membership, or update its role when ``set_role`` (the
+    member sync and webhooks do not know roles: only a sign-in sets them).
+    True when it is new."""
     row, created = Membership.objects.get_or_create(
         user_id=user_id, org=org, defaults={"role": role}
     )
     if created:
         append(AuditKind.MEMBERSHIP_GAINED, actor=login, org=org, target=login,
                details={"role": role, "source": source})
-    elif row.role != role:
+    elif set_role and row.role != role:
         row.role = role
         row.save(update_fields=["role"])
     return created
@@ -92,7 +96,9 @@ def change_membership(ctx: CommandContext, payload: MembershipChangeIn) -> dict[
     def apply() -> dict[str, Any]:
         login = _login(user_id)
         if payload.member:
-            changed = _gain(user_id, login, payload.org, payload.role.value, payload.source)
+            changed = _gain(
+                user_id, login, payload.org, payload.role.value, payload.source, set_role=False
+            )
         elif payload.role == MembershipRole.PERSONAL:
             changed = False
         else:
