@@ -241,5 +241,6 @@ def accepted(request: HttpRequest, org: str, ref: CommandRef, wait: float
 
 api.add_router("/", "users.api.router")
 api.add_router("/", "orgs.api.router")
+api.add_router("/", "tasks.api.router")
 api.add_router("/", "audit_log.api.router")
 api.add_router("/actors", "foundry.inspection_api.router")
