@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from audit_log.models import AuditEntry, AuditKind
 from foundry.api import ERRORS, ApiError, person
@@ -35,8 +35,8 @@ class AuditQuery(Schema):
     kind: AuditKind | None = None
     actor: str | None = None
     # Keyset pagination: entries with an id below this one.
-    before: int | None = None
-    limit: int = 50
+    before: int | None = Field(None, ge=1)
+    limit: int = Field(50, ge=1, le=200)
 
 
 @router.get("/audit-log", response={200: AuditPageOut, **ERRORS},

@@ -97,7 +97,8 @@ class PersonRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request: HttpRequest) -> str | None:
         auth = getattr(request, "auth", None)
         if isinstance(auth, PersonalAccessToken):
-            ident = f"token-{auth.pk}"
+            # The token's random prefix: ids are reused by SQLite after deletes.
+            ident = f"token-{auth.prefix}"
         elif isinstance(auth, User):
             ident = f"user-{auth.pk}"
         else:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from foundry.actors.models import ActorInstance, Command, Step
 from foundry.api import ERRORS, ApiError, not_found, person
@@ -32,8 +32,8 @@ class InstanceOut(Schema):
 class InstanceQuery(Schema):
     actor_type: str | None = None
     key: str | None = None
-    before: int | None = None
-    limit: int = 50
+    before: int | None = Field(None, ge=1)
+    limit: int = Field(50, ge=1, le=200)
 
 
 def _limit(limit: int) -> int:
@@ -70,8 +70,8 @@ class CommandSummaryOut(Schema):
 
 
 class PageQuery(Schema):
-    before: int | None = None
-    limit: int = 50
+    before: int | None = Field(None, ge=1)
+    limit: int = Field(50, ge=1, le=200)
 
 
 @router.get("/instances/{instance_id}/commands",

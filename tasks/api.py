@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from foundry.api import ERRORS, ApiError, not_found, person
 from orgs.access import require_member
@@ -43,7 +43,7 @@ class TaskListQuery(Schema):
     archived: bool | None = False
     search: str = ""
     cursor: str | None = None
-    limit: int = 50
+    limit: int = Field(50, ge=1, le=200)
 
 
 @router.get("/orgs/{org}/tasks", response={200: TaskPageOut, **ERRORS},
