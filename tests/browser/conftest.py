@@ -26,10 +26,6 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.conftest import child_env
 
-# Playwright's sync API keeps an event loop running in the test's thread,
-# which Django's async-safety check mistakes for async code using the ORM.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = os.environ.get("FOUNDRY_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -127,7 +123,12 @@ def shots(screenshot_dir: Path, request: pytest.FixtureRequest) -> Shots:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
+    # Playwright's sync API keeps an event loop running in the test's
+    # thread, which Django's async-safety check mistakes for async code
+    # using the ORM. Only for browser tests, and never for child processes
+    # (``child_env`` drops it).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15_000)
