@@ -87,8 +87,15 @@ def web_server(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) 
 def playwright_instance() -> Iterator[Playwright]:
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
-    with sync_playwright() as playwright:
-        yield playwright
+    # Playwright's sync API keeps an event loop running in the main thread
+    # from here on, which Django's async-safety check mistakes for async code
+    # using the ORM. Set for the test process only: ``child_env`` drops it.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            yield playwright
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture(scope="session")
@@ -123,12 +130,7 @@ def shots(screenshot_dir: Path, request: pytest.FixtureRequest) -> Shots:
 
 
 @pytest.fixture
-def page(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
-    # Playwright's sync API keeps an event loop running in the test's
-    # thread, which Django's async-safety check mistakes for async code
-    # using the ORM. Only for browser tests, and never for child processes
-    # (``child_env`` drops it).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15_000)
