@@ -83,22 +83,20 @@ def web_server(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) 
         log.close()
 
 
-@pytest.fixture(scope="session")
-def playwright_instance() -> Iterator[Playwright]:
+@pytest.fixture
+def playwright_instance(monkeypatch: pytest.MonkeyPatch) -> Iterator[Playwright]:
+    """Per test: Playwright's sync API runs an event loop in the main thread
+    while it lives, which Django's async-safety check mistakes for async
+    code using the ORM; the check is off only meanwhile, and never for
+    child processes (``child_env`` drops it)."""
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
-    # Playwright's sync API keeps an event loop running in the main thread
-    # from here on, which Django's async-safety check mistakes for async code
-    # using the ORM. Set for the test process only: ``child_env`` drops it.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            yield playwright
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     browser = playwright_instance.chromium.launch(
         executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
