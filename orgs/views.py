@@ -7,12 +7,9 @@ is a 404, with no hint that it exists.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -56,29 +53,3 @@ def _remember_last_org(user_id: int, org_id: str) -> None:
     last = UserProfile.objects.filter(user_id=user_id).values_list("last_org", flat=True).first()
     if last != org_id:
         user_handle(user_id).send("user.command.set_preferences", {"last_org": org_id})
-
-
-# --- JSON: the same reads for scripts and the web UI ------------------------
-
-
-def _unauthorized() -> JsonResponse:
-    return JsonResponse({"error": "sign in first"}, status=401)
-
-
-def _json(value: Any) -> JsonResponse:
-    return JsonResponse(asdict(value), json_dumps_params={"default": str})
-
-
-@require_GET
-def api_app(request: HttpRequest) -> JsonResponse:
-    if not request.user.is_authenticated:
-        return _unauthorized()
-    return _json(app_snapshot(request.user))
-
-
-@require_GET
-def api_organization(request: HttpRequest, org_id: str) -> JsonResponse:
-    if not request.user.is_authenticated:
-        return _unauthorized()
-    require_member(request.user, org_id)
-    return _json(organization_snapshot(org_id, role=_role(int(request.user.pk), org_id)))

@@ -21,10 +21,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import uvicorn
+from django.contrib.auth import get_user_model
 from django.db import connections
 
 from foundry.actors.models import OPEN_STATUSES, Command, CommandStatus
 from github_data.emulator import DEMO_ORGS, GitHubEmulator
+from orgs.reads import OrganizationCard, app_snapshot
 from tests.conftest import wait_until
 from tests.github_data import conftest as github_fixtures
 from tests.github_data.conftest import GitHubStack
@@ -159,8 +161,14 @@ def site(make_site: Callable[..., Site]) -> Site:
     return make_site()
 
 
+def cards(login: str) -> dict[str, OrganizationCard]:
+    """The person's app snapshot (the read the pages start from), by org."""
+    person = get_user_model().objects.get(username=login)
+    return {card.org_id: card for card in app_snapshot(person).organizations}
+
+
 def until(predicate: Callable[[], object], what: str, timeout: float = 60) -> None:
     wait_until(predicate, timeout=timeout, what=what)
 
 
-__all__ = ["Site", "messages_of", "settle", "until", "time"]
+__all__ = ["Site", "cards", "messages_of", "settle", "until", "time"]

@@ -21,7 +21,7 @@ from github_data.actor import github_data
 from users.actor import user_handle
 from users.models import Membership
 
-from .conftest import Site, settle, until
+from .conftest import Site, cards, settle, until
 
 pytestmark = pytest.mark.workers
 
@@ -46,9 +46,9 @@ def test_a_member_of_one_organization_cannot_reach_another(site: Site) -> None:
     alice = site.sign_in("alice")  # acme only
     settle()
     assert alice.get("/o/acme/").status_code == 200
-    assert alice.get("/api/o/acme/").json()["card"]["org_id"] == "acme"
-    for url in ("/o/initech/", "/api/o/initech/", "/o/globex/", "/o/personal-bob/",
-                "/o/no-such-org/"):
+    assert alice.get("/api/v1/orgs/acme").json()["org_id"] == "acme"
+    for url in ("/o/initech/", "/api/v1/orgs/initech", "/api/v1/orgs/initech/repos",
+                "/o/globex/", "/o/personal-bob/", "/o/no-such-org/"):
         assert alice.get(url).status_code == 404, url
     # No hint that initech exists: its 404 is the one of a missing org (the
     # sign-out form's CSRF token is masked afresh on every page).
@@ -60,12 +60,11 @@ def test_a_member_of_one_organization_cannot_reach_another(site: Site) -> None:
     assert "There is nothing here" in page_404("initech")
     assert close_code(site, "initech", alice) == 4404
     assert close_code(site, "no-such-org", alice) == 4404
-    orgs = [o["org_id"] for o in alice.get("/api/app/").json()["organizations"]]
-    assert orgs == ["acme", "personal-alice"]
+    assert list(cards("alice")) == ["acme", "personal-alice"]
 
     anonymous = site.browser()
-    assert anonymous.get("/api/app/").status_code == 401
-    assert anonymous.get("/api/o/acme/").status_code == 401
+    assert anonymous.get("/api/v1/orgs").status_code == 401
+    assert anonymous.get("/api/v1/orgs/acme").status_code == 401
     assert anonymous.get("/o/acme/").headers["Location"].startswith("/signin/")
     assert anonymous.get("/").headers["Location"] == "/signin/"
     assert close_code(site, "acme") == 4401
@@ -74,12 +73,13 @@ def test_a_member_of_one_organization_cannot_reach_another(site: Site) -> None:
 def test_a_person_in_two_organizations_sees_both(site: Site) -> None:
     bob = site.sign_in("bob")
     settle()
-    cards = {o["org_id"]: o for o in bob.get("/api/app/").json()["organizations"]}
-    assert set(cards) == {"acme", "initech", "personal-bob"}
-    assert cards["initech"]["role"] == "admin"
-    assert cards["acme"]["installation_status"] == "installed"
-    assert cards["acme"]["sync_status"] == "succeeded"
-    assert cards["personal-bob"]["installation_status"] == "not_installed"
+    seen = cards("bob")
+    assert set(seen) == {"acme", "initech", "personal-bob"}
+    assert (seen["initech"].role, seen["acme"].role) == ("admin", "member")
+    assert seen["acme"].installation_status == "installed"
+    assert seen["acme"].sync_status == "succeeded"
+    assert seen["personal-bob"].installation_status == "not_installed"
+    assert seen["personal-bob"].kind == "personal"
     for org in ("acme", "initech"):
         page = bob.get(f"/o/{org}/")
         assert page.status_code == 200 and f"{org}/repo-001" in page.text

@@ -15,8 +15,9 @@ from audit_log.models import AuditEntry, AuditKind
 from foundry.actors.models import OPEN_STATUSES, Command, CommandStatus
 from github_data.actor import github_data
 from orgs.models import Organization
+from orgs.reads import organization_snapshot
 
-from .conftest import Site, settle, until
+from .conftest import Site, cards, settle, until
 from .test_access import socket
 
 pytestmark = pytest.mark.workers
@@ -34,15 +35,15 @@ def test_installation_before_any_sign_in(site: Site) -> None:
 
     erin = site.sign_in("erin")
     settle()
-    cards = {o["org_id"]: o for o in erin.get("/api/app/").json()["organizations"]}
-    assert set(cards) == {"globex", "personal-erin"}
-    assert cards["globex"]["installation_status"] == "installed"
-    assert cards["globex"]["sync_status"] == "succeeded"
-    snapshot = erin.get("/api/o/globex/").json()
-    assert [r["full_name"] for r in snapshot["repositories"]] == [
-        "globex/repo-001", "globex/repo-002"
-    ]
-    assert all(r["tasks"] >= 1 for r in snapshot["repositories"])
+    seen = cards("erin")
+    assert set(seen) == {"globex", "personal-erin"}
+    assert seen["globex"].installation_status == "installed"
+    assert seen["globex"].sync_status == "succeeded"
+    snapshot = organization_snapshot("globex")
+    assert [r.full_name for r in snapshot.repositories] == ["globex/repo-001", "globex/repo-002"]
+    assert all(r.tasks >= 1 for r in snapshot.repositories)
+    page = erin.get("/o/globex/").text
+    assert "globex/repo-001" in page and "Installed" in page
     assert "Install the Foundry App" not in erin.get("/o/globex/").text
 
 

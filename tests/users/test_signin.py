@@ -18,7 +18,7 @@ from audit_log.models import AuditEntry, AuditKind
 from users.credentials import github_token
 from users.models import GitHubCredential, Membership, UserProfile
 
-from .conftest import Site, messages_of, settle
+from .conftest import Site, cards, messages_of, settle
 
 pytestmark = pytest.mark.workers
 
@@ -200,11 +200,11 @@ def test_sign_in_through_the_picker_page(site: Site) -> None:
     )
     done = browser.get(site.callback_url(approved))
     assert (done.status_code, done.headers["Location"]) == (302, "/")
-    orgs = [o["org_id"] for o in browser.get("/api/app/").json()["organizations"]]
-    assert orgs == ["personal-frank"]
+    assert list(cards("frank")) == ["personal-frank"]
     settle()  # frank's own installation: his sign-in started its first sync
-    card = browser.get("/api/app/").json()["organizations"][0]
-    assert (card["installation_status"], card["sync_status"]) == ("installed", "succeeded")
+    card = cards("frank")["personal-frank"]
+    assert (card.installation_status, card.sync_status) == ("installed", "succeeded")
+    assert "frank" in browser.get("/o/personal-frank/").text
 
 
 def test_the_admin_account_keeps_its_password_login(site: Site) -> None:

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('users', '0001_memberships_and_credentials'),
+        ('users', '0002_access_tokens'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
