@@ -40,7 +40,7 @@ def apply_pull_requests(ctx: CommandContext, payload: ApplyPullRequestsIn) -> di
 
     out = ctx.step("apply", apply)
     ctx.step("tell materialized tasks", _tell_materialized_tasks, org, payload.pull_requests)
-    return out
+    return dict(out)
 
 
 def _tell_materialized_tasks(org: str, pulls: list[PullRequestIn]) -> list[str]:

@@ -6,6 +6,7 @@ path raises ``CommandError("sessions are not wired yet")``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -14,11 +15,12 @@ from django.apps import apps
 from django.core.management.base import CommandError
 
 NOT_WIRED = "sessions are not wired yet"
+SESSION_MODEL: str = "tasks.Session"
 
 
 def sessions() -> ModuleType:
     try:
-        from tasks import sessions as module  # type: ignore[attr-defined,unused-ignore]
+        module: ModuleType = importlib.import_module("tasks.sessions")
     except ImportError as exc:
         raise CommandError(NOT_WIRED) from exc
     return module
@@ -28,7 +30,8 @@ def latest_session(org: str, task_id: str) -> tuple[str, int]:
     """(session id, events stored) of the task's newest session; ("", 0)
     when it has none (or sessions are not wired yet)."""
     try:
-        session_model = apps.get_model("tasks", "Session")
+        # By name: the sessions' models are written beside this work.
+        session_model: Any = apps.get_model(SESSION_MODEL)
     except LookupError:
         return "", 0
     session = (session_model.objects.filter(org=org, task_key=task_id)

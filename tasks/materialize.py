@@ -18,11 +18,13 @@ from typing import Any
 
 from foundry.actors import ActorNotFound
 from foundry.actors.handles import ActorHandle
+from github_data.models import GitHubRepository
 from orgs.actor import organization
 from orgs.models import TaskIndexEntry
 from orgs.reads import TaskNotFound, get_task_index_entry
 from tasks.actor import task
 from tasks.commands import new_task_id
+from tasks.errors import TaskError
 from tasks.models import Task
 
 CREATE_TIMEOUT_SECONDS = 60.0
@@ -50,7 +52,13 @@ def create_task(
     org: str, repo_full_name: str, prompt: str, *, branch_name: str = "",
     owner_login: str = "", timeout: float = CREATE_TIMEOUT_SECONDS,
 ) -> dict[str, Any]:
-    """A new task from a prompt; returns its record once it is written."""
+    """A new task from a prompt; returns its record once it is written.
+    An unknown repository or an empty prompt is refused before any actor
+    exists (the command checks them again)."""
+    if not GitHubRepository.objects.filter(org=org, full_name=repo_full_name).exists():
+        raise TaskError(f"organization {org!r} has no repository {repo_full_name!r}")
+    if not prompt.strip():
+        raise TaskError("the prompt is empty")
     task_id = new_task_id()
     handle = task.create(org=org, task=task_id, input={"org": org, "task": task_id})
     result: dict[str, Any] = handle.send("task.command.create", {

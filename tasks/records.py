@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from github_data.models import GitHubMember, GitHubRepository
@@ -83,15 +83,15 @@ def save_and_push(task: Task) -> dict[str, Any]:
     return describe(task)
 
 
-def person(org: str, login: str) -> AbstractUser:
+def person(org: str, login: str) -> User:
     """A person who signed in (their login is their username) and is a
     member of ``org``; TaskError otherwise."""
-    user = get_user_model().objects.filter(username=login).first()
+    user: User | None = get_user_model().objects.filter(username=login).first()
     if user is None:
         raise TaskError(f"{login!r} has never signed in to Foundry")
     if not Membership.objects.filter(user_id=user.pk, org=org).exists():
         raise TaskError(f"{login!r} is not a member of organization {org!r}")
-    return user  # type: ignore[return-value]  # the project's user model is AbstractUser
+    return user
 
 
 def initialize_from_index(org: str, task_id: str) -> dict[str, Any]:

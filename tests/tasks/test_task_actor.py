@@ -12,7 +12,7 @@ import pytest
 from audit_log.models import AuditEntry, AuditKind
 from foundry.actors import ActorError
 from foundry.actors.models import ActorInstance
-from github_data.models import GitHubBranch
+from github_data.models import GitHubBranch, GitHubPullRequest
 from orgs.models import TaskIndexEntry, TaskSummary
 from orgs.reads import TaskNotFound
 from tasks.actor import task
@@ -37,7 +37,8 @@ def summary(task_id: str) -> TaskSummary:
 def test_a_virtual_task_gets_an_actor_only_when_a_person_opens_it(task_stack: TaskStack) -> None:
     """Sync and webhooks leave virtual tasks as rows; opening one creates its
     actor, which initializes from the index entry; an unknown id is a clear
-    not-found and creates nothing; closing its PR archives the record."""
+    not-found and creates nothing; a PR edit leaves the task's own title on
+    its summary; closing its PR archives the record."""
     entries = list(TaskIndexEntry.objects.filter(org=ORG).order_by("task_id"))
     assert len(entries) == 2 and task_actors() == set()
     task_stack.emulator.dataset.push(task_stack.repo_full_name(), entries[0].branch)
@@ -63,6 +64,13 @@ def test_a_virtual_task_gets_an_actor_only_when_a_person_opens_it(task_stack: Ta
     assert len(task_actors()) == 1
 
     repo = record.repo_full_name
+    handle.send("task.command.rename", {"title": "Our own name"}, wait=True)
+    task_stack.emulator.dataset.edit_pull_request(repo, entry.pr_number, "GitHub's", None, None)
+    settle()
+    edited = GitHubPullRequest.objects.get(repository__github_id=entry.repo_id,
+                                           number=entry.pr_number)
+    assert edited.title == "GitHub's", "the edit's webhook was applied"
+    assert summary(entry.task_id).title == "Our own name", "the task's summary wins"
     task_stack.emulator.dataset.close_pull_request(repo, entry.pr_number, None)
     settle()
     record.refresh_from_db()
