@@ -62,10 +62,10 @@ def task_ref(reference: str) -> tuple[str, str]:
         raise CommandError(f"unknown task: {exc}") from exc
 
 
-def materialized(org: str, task_id: str) -> Any:
+def materialized(org: str, task_id: str, *, wait: bool = False) -> Any:
     """The task's actor (created on this first action, if need be)."""
     try:
-        return open_task(org, task_id)
+        return open_task(org, task_id, wait=wait)
     except TaskNotFound as exc:
         raise CommandError(f"unknown task: {exc}") from exc
 

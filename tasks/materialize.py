@@ -30,9 +30,12 @@ from tasks.models import Task
 CREATE_TIMEOUT_SECONDS = 60.0
 
 
-def open_task(org: str, task_id: str) -> ActorHandle:
+def open_task(org: str, task_id: str, *, wait: bool = False,
+              timeout: float = CREATE_TIMEOUT_SECONDS) -> ActorHandle:
     """The task's actor, created (and initialized from the organization's
-    task index) on first use; ``TaskNotFound`` for an id not in the index."""
+    task index) on first use; ``TaskNotFound`` for an id not in the index.
+    With ``wait``, returns once the record is written (for a read right
+    after); without, the caller's next command runs after the initialize."""
     try:
         org_handle = organization.get(org=org)
     except ActorNotFound:
@@ -44,7 +47,7 @@ def open_task(org: str, task_id: str) -> ActorHandle:
     )
     if not Task.objects.filter(org=org, task_id=task_id).exists():
         # Idempotent: two first uses at once both send it; the second finds the record.
-        handle.send("task.command.initialize")
+        handle.send("task.command.initialize", wait=wait, timeout=timeout if wait else None)
     return handle
 
 

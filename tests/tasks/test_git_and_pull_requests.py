@@ -120,7 +120,7 @@ def test_git_state_push_pr_and_merge(task_stack: TaskStack) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_without_an_owner_git_runs_as_the_app(task_stack: TaskStack) -> None:
     """A task nobody owns pushes with an installation token and the App's
-    git identity."""
+    git identity, and opens its PR as the App."""
     out = create_task(ORG, task_stack.repo_full_name(), "Bump the version")
     handle = task.get(org=ORG, task=out["task_id"])
     workspace.ensure_sandbox(Task.objects.get(org=ORG, task_id=out["task_id"]))
@@ -134,3 +134,7 @@ def test_without_an_owner_git_runs_as_the_app(task_stack: TaskStack) -> None:
     assert author == f"{workspace.APP_NAME} <{workspace.APP_EMAIL}>"
     assert AuditEntry.objects.get(kind=AuditKind.BRANCH_PUSHED, target=out["task_id"]).actor == (
         "system")
+    opened = handle.send("task.command.publish_pr", {}, wait=True, timeout=120)
+    pr = github(task_stack.emulator, f"/repos/{task_stack.repo_full_name()}/pulls/"
+                f"{opened['pr_number']}").json()
+    assert pr["user"]["login"].endswith("[bot]") and pr["head"]["ref"] == out["branch"]

@@ -99,8 +99,7 @@ class Command(BaseCommand):
         org, task_id = cli.task_ref(task)
         cli.person(org, as_login)
         require_worker(task_actor, within=5)
-        handle = cli.materialized(org, task_id)
-        handle.send("task.command.initialize", wait=True, timeout=60)  # ordered: record there
+        handle = cli.materialized(org, task_id, wait=True)
         detail = handle.read("task.read.detail")
         if as_json:
             self.stdout.write(cli.summary_line(
