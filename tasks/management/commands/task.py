@@ -56,7 +56,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         try:
             getattr(self, f"do_{action}")(**options)
-        except ActorError as exc:
+        # The runtime's errors (a failed or timed-out command) and the
+        # sessions' (an unknown session, a turn followed past its timeout).
+        except (ActorError, LookupError, TimeoutError) as exc:
             raise CommandError(str(exc)) from exc
 
     # -- actions ---------------------------------------------------------------------------
@@ -88,7 +90,7 @@ class Command(BaseCommand):
         org, task_id = cli.task_ref(task)
         user = cli.person(org, as_login)
         require_worker(task_actor, sandbox, within=5)
-        cli.materialized(org, task_id)
+        cli.materialized(org, task_id, wait=True)  # the sessions need the record
         session_id, _events = cli_sessions.latest_session(org, task_id)
         if not session_id:
             session_id = cli_sessions.create_session(
@@ -148,7 +150,7 @@ class Command(BaseCommand):
         org, task_id = cli.task_ref(task)
         cli.person(org, as_login)
         require_worker(task_actor, within=5)
-        cli.materialized(org, task_id)
+        cli.materialized(org, task_id, wait=True)  # the sessions need the record
         session_id, _events = cli_sessions.latest_session(org, task_id)
         if not session_id:
             cli_sessions.sessions()  # says "not wired yet" before "no session"
