@@ -8,24 +8,29 @@ from typing import Any
 
 from django.utils import timezone
 
+from foundry.actors import ActorNotFound
 from foundry.actors.context import CommandContext
 from foundry.live import organization_group, publish_on_commit
-from orgs import task_index
+from orgs import task_index, task_updates
 from orgs.actor import organization
 from orgs.models import (
     InstallationStatus,
     Organization,
     OrganizationKind,
     OrgSyncStatus,
+    TaskIndexEntry,
     TaskSummary,
 )
 from orgs.schemas import (
     ApplyPullRequestsIn,
+    PullRequestIn,
     ReconcileOpenPullRequestsIn,
     RecordSyncIn,
     RefreshBranchIn,
+    RegisterTaskIn,
     SeenAtSignInIn,
     SetInstallationIn,
+    TaskUpdateIn,
 )
 
 
@@ -67,7 +72,33 @@ def apply_pull_requests(ctx: CommandContext, payload: ApplyPullRequestsIn) -> di
             )
         return out
 
-    return ctx.step("apply", apply)
+    out = ctx.step("apply", apply)
+    ctx.step("tell materialized tasks", _tell_materialized_tasks, org, payload.pull_requests)
+    return dict(out)
+
+
+def _tell_materialized_tasks(org: str, pulls: list[PullRequestIn]) -> list[str]:
+    """A task that has an actor keeps its own record of its pull request (a
+    closed or merged one archives it): tell it. A task without an actor is
+    left so: webhooks never create task actors."""
+    from tasks.actor import task  # the task app depends on this one, not back
+
+    told = []
+    for pr in pulls:
+        task_id = TaskIndexEntry.objects.filter(
+            org=org, repo_id=pr.repo_id, pr_number=pr.number
+        ).values_list("task_id", flat=True).first()
+        if task_id is None:
+            continue
+        try:
+            handle = task.get(org=org, task=task_id)
+        except ActorNotFound:
+            continue
+        handle.send("task.command.pull_request_changed", {
+            "number": pr.number, "state": pr.state, "url": pr.html_url,
+        })
+        told.append(task_id)
+    return told
 
 
 @organization.command(
@@ -186,3 +217,35 @@ def record_sync(ctx: CommandContext, payload: RecordSyncIn) -> dict[str, Any]:
         return {"sync_status": profile.sync_status}
 
     return ctx.step("save", save)
+
+
+@organization.command("organization.command.register_task", payload=RegisterTaskIn)
+def register_task(ctx: CommandContext, payload: RegisterTaskIn) -> dict[str, Any]:
+    """A new task claims its branch: ``claimed`` False (with the reason) when
+    a live task or a GitHub branch has it; the task then tries another."""
+    org = ctx.key_fields["org"]
+
+    def register() -> dict[str, Any]:
+        out = task_updates.register_task(org, payload)
+        if out["claimed"]:
+            publish_on_commit(
+                organization_group(org), "tasks.changed", {"task_ids": [payload.task_id]}
+            )
+        return out
+
+    return dict(ctx.step("register", register))
+
+
+@organization.command("organization.command.update_task", payload=TaskUpdateIn)
+def update_task(ctx: CommandContext, payload: TaskUpdateIn) -> dict[str, Any]:
+    """A materialized task's summary after a change (title, status, owner,
+    pull request, +/- lines), and its archived state in the index."""
+    org = ctx.key_fields["org"]
+
+    def update() -> dict[str, Any]:
+        changed = task_updates.update_task(org, payload)
+        if changed:
+            publish_on_commit(organization_group(org), "tasks.changed", {"task_ids": changed})
+        return {"changed": changed}
+
+    return dict(ctx.step("update", update))

@@ -156,6 +156,12 @@ class TaskSummary(models.Model):
     author_avatar_url = models.URLField(max_length=500, blank=True, default="")
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.IDLE)
     archived_reason = models.CharField(max_length=100, blank=True, default="")
+    # Pushed by a materialized task (``organization.command.update_task``):
+    # the person whose token pushes, and the size of the branch's change.
+    owner_login = models.CharField(max_length=100, blank=True, default="")
+    owner_avatar_url = models.URLField(max_length=500, blank=True, default="")
+    lines_added = models.PositiveIntegerField(default=0)
+    lines_removed = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -74,3 +74,35 @@ class RecordSyncIn(BaseModel):
     processed: int = 0
     total: int = 0
     finished: bool = False
+
+
+class RegisterTaskIn(BaseModel):
+    """A new task started from a prompt claims its branch in the index."""
+
+    task_id: str
+    repo_id: int
+    repo_name: str
+    repo_full_name: str
+    branch: str
+    title: str
+    owner_login: str = ""
+    owner_avatar_url: str = ""
+
+
+class TaskUpdateIn(BaseModel):
+    """What a materialized task pushes up after each change: its summary,
+    and the index facts it changes (archived, its pull request)."""
+
+    task_id: str
+    title: str
+    status: str
+    archived: bool = False
+    archived_reason: str = ""
+    owner_login: str = ""
+    owner_avatar_url: str = ""
+    pr_number: int | None = None
+    pr_state: str = ""
+    pr_url: str = ""
+    lines_added: int = 0
+    lines_removed: int = 0
+    updated_at: datetime | None = None

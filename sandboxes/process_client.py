@@ -90,11 +90,14 @@ class ProcessClient:
 
     def run(
         self, command: str, args: list[str] | None = None, *, cwd: str | None = None,
-        timeout: float = 60.0,
+        env: dict[str, str] | None = None, timeout: float = 60.0,
     ) -> RunResult:
+        """``env`` adds variables (a secret passed this way stays out of argv)."""
         body: dict[str, Any] = {"command": command, "args": args or []}
         if cwd:
             body["cwd"] = cwd
+        if env:
+            body["env"] = env
         data = self.client.json("POST", "/v1/processes/run", json=body, timeout=timeout)
         return RunResult(
             exit_code=data.get("exitCode"), stdout=str(data.get("stdout", "")),

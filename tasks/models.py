@@ -19,6 +19,13 @@ class TaskState(models.TextChoices):
     ARCHIVED = "archived"
 
 
+class TaskOrigin(models.TextChoices):
+    # A pull request's virtual task that a person acted on.
+    PULL_REQUEST = "pull_request"
+    # A task a person started from a prompt, on a new branch.
+    PROMPT = "prompt"
+
+
 class Task(models.Model):
     org = models.CharField(max_length=100)
     task_id = models.CharField(max_length=100)
@@ -27,6 +34,14 @@ class Task(models.Model):
     branch = models.CharField(max_length=255)
     base_branch = models.CharField(max_length=255, blank=True, default="")
     title = models.CharField(max_length=500)
+    origin = models.CharField(
+        max_length=16, choices=TaskOrigin.choices, default=TaskOrigin.PULL_REQUEST
+    )
+    # Where the branch lives ("owner/name"): the repository itself, or a
+    # fork (a fork's branch is not pushed from here).
+    head_repo_full_name = models.CharField(max_length=300, blank=True, default="")
+    # The prompt a task was started from (its first message).
+    prompt = models.TextField(blank=True, default="")
     # The person whose GitHub token pushes and opens the PR (KEEP 11); none
     # until a person acts (work started as the GitHub App).
     owner = models.ForeignKey(
@@ -43,6 +58,8 @@ class Task(models.Model):
     pr_draft = models.BooleanField(default=False)
     lines_added = models.PositiveIntegerField(default=0)
     lines_removed = models.PositiveIntegerField(default=0)
+    files_changed = models.PositiveIntegerField(default=0)
+    pushed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -255,6 +255,12 @@ class GitHubClient:
             state="open",
         )
 
+    def open_pull_requests_from(self, owner: str, repo: str, head: str) -> list[PullRequestData]:
+        """`GET /repos/{owner}/{repo}/pulls?state=open&head=<owner>:<branch>`."""
+        with self._call("GET", f"/repos/{owner}/{repo}/pulls"):
+            response = self._github.rest.pulls.list(owner, repo, head=head, state="open")
+        return [PullRequestData.from_json(p) for p in _json_list(response)]
+
     def get_pull_request(self, owner: str, repo: str, number: int) -> PullRequestData:
         """`GET /repos/{owner}/{repo}/pulls/{number}`."""
         with self._call("GET", f"/repos/{owner}/{repo}/pulls/{number}"):
