@@ -104,7 +104,7 @@ def task_stack(sandbox_stack: Any, tmp_path: Path) -> Iterator[Callable[..., Tas
 
     def make(*, workers: int = 1) -> TaskStack:
         stack = sandbox_stack(repos=1, members=2)
-        stack.start_workers(count=workers, queues=QUEUES)
+        started = stack.start_workers(count=workers, queues=QUEUES)
         out = io.StringIO()
         call_command("full_sync", stack.emulator.org, "--json", stdout=out,
                      stderr=io.StringIO())
@@ -117,7 +117,7 @@ def task_stack(sandbox_stack: Any, tmp_path: Path) -> Iterator[Callable[..., Tas
         user = get_user_model().objects.create_user("alice", password="unused-in-tests")
         Membership.objects.create(user=user, org=stack.emulator.org)
         consumer = ConsumerProcess(stack.stack.workers.env, tmp_path).start()
-        made.append(TaskStack(stack, consumer, record, user))
+        made.append(TaskStack(stack, consumer, record, user, started))
         return made[-1]
 
     yield make

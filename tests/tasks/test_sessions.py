@@ -233,3 +233,46 @@ def test_a_failing_turn_is_an_error_and_the_session_goes_on(task_stack: Any) -> 
     wait_until(lambda: sessions.pending_permissions(stack.org, "task-1", session_id),
                timeout=30, what="the next turn's permission request")
     assert Task.objects.get(task_id="task-1").state == "running"
+
+
+def test_worker_and_stream_consumer_killed_mid_turn(task_stack: Any) -> None:
+    """The worker and the stream consumer are SIGKILLed while a /slow turn
+    streams; the agent keeps talking into sandbox-agent's buffer. New ones
+    resume from the last stored event: the transcript ends complete, every
+    envelope the agent sent stored once, in order."""
+    import os
+    import signal
+
+    stack: TaskStack = task_stack()
+    session_id = sessions.create_session(stack.org, "task-1")
+    sent = sessions.send_message(stack.org, "task-1", session_id, "take it /slow")
+    wait_until(lambda: len(chunks_of(stored(session_id))) >= 8, timeout=30,
+               what="the slow turn streaming")
+    for proc in stack.workers:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    stack.consumer.kill()
+    killed_at = len(stored(session_id))
+    time.sleep(1.5)  # about six chunks go into sandbox-agent's buffer meanwhile
+    assert len(stored(session_id)) == killed_at
+    stack.start_workers()
+    stack.consumer.start()
+
+    wait_until(lambda: sessions.pending_permissions(stack.org, "task-1", session_id),
+               timeout=40, what="the permission request after the slow part")
+    [pending] = sessions.pending_permissions(stack.org, "task-1", session_id)
+    sessions.answer_permission(stack.org, "task-1", session_id, pending["request_id"], "allow")
+    wait_until(lambda: Session.objects.get(session_id=session_id).status == "idle",
+               timeout=30, what="the turn to end")
+
+    session = Session.objects.get(session_id=session_id)
+    events = stored(session_id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    agent_events = [e for e in events if e.source == EventSource.AGENT]
+    assert [e.event_index for e in agent_events] == list(range(1, len(agent_events) + 1))
+    assert [e.data for e in agent_events] == agent_stream(stack, session, sent["request_id"])
+    slow = [t for t in chunks_of(events) if t.startswith(" Thinking slowly")]
+    assert slow == [f" Thinking slowly ({i}/60)." for i in range(1, 61)]
+    assert chunks_of(events)[-1] == DEMO_ALLOWED_LAST
+    kinds = [e.kind for e in events]
+    assert kinds.count("turn_finished") == 1 and kinds[-1] == "turn_finished"
