@@ -3,15 +3,17 @@
 A change is published only once the transaction that made it commits, so a
 browser never sees an event for a change that was rolled back. Publishing is
 best effort: a channel layer that is down is logged, and never fails the
-command that made the change.
+command that made the change. Messages go out through one sender per
+process (``LiveSender``: its own event loop, the channel layer's
+connections kept), in the order they were published.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -23,18 +25,7 @@ def organization_group(org: str) -> str:
 
 
 def publish_on_commit(group: str, event: str, payload: dict[str, Any]) -> None:
-    def publish() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        try:
-            async_to_sync(layer.group_send)(
-                group, {"type": "live.event", "event": event, **payload}
-            )
-        except Exception:
-            logger.exception("publishing %s to %s failed", event, group)
-
-    transaction.on_commit(publish)
+    transaction.on_commit(lambda: live_sender().send(group, event, payload))
 
 
 def task_group(org: str, task_id: str) -> str:
@@ -51,34 +42,59 @@ class LiveSender:
     """Publishes from plain threads through one event loop of its own.
 
     ``async_to_sync`` from a thread without a loop makes a new loop per call,
-    and the Redis channel layer a new connection per loop: a stream consumer
-    publishing every event paid a connection each time. One loop thread
-    keeps the layer's connections; ``send`` hands it a message and returns.
-    Best effort like ``publish_on_commit``: a failure is logged.
+    and the Redis channel layer a new connection per loop: a command or a
+    stream consumer publishing an event paid a connection each time. One
+    loop thread keeps the layer's connections; ``send`` queues the message
+    and returns, and one coroutine sends them in the order they were queued.
+    Best effort: a failure is logged.
     """
 
     def __init__(self) -> None:
         import asyncio
-        import threading
 
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="foundry-live-sender", daemon=True
-        )
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="foundry-live-sender",
+                                        daemon=True)
         self._thread.start()
+        self._ready.wait()
 
-    def send(self, group: str, event: str, payload: dict[str, Any]) -> None:
+    def _run(self) -> None:
         import asyncio
 
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        message = {"type": "live.event", "event": event, **payload}
+        asyncio.set_event_loop(self.loop)
+        self._queue = asyncio.Queue()
+        self.loop.create_task(self._send_in_order())
+        self._ready.set()
+        self.loop.run_forever()
 
-        async def publish() -> None:
+    async def _send_in_order(self) -> None:
+        assert self._queue is not None
+        while True:
+            group, message = await self._queue.get()
+            layer = get_channel_layer()
+            if layer is None:
+                continue
             try:
                 await layer.group_send(group, message)
             except Exception:
-                logger.exception("publishing %s to %s failed", event, group)
+                logger.exception("publishing %s to %s failed", message.get("event"), group)
 
-        asyncio.run_coroutine_threadsafe(publish(), self.loop)
+    def send(self, group: str, event: str, payload: dict[str, Any]) -> None:
+        assert self._queue is not None
+        message = {"type": "live.event", "event": event, **payload}
+        self.loop.call_soon_threadsafe(self._queue.put_nowait, (group, message))
+
+
+_sender: LiveSender | None = None
+_sender_lock = threading.Lock()
+
+
+def live_sender() -> LiveSender:
+    """This process's sender (started on first use, so after a fork)."""
+    global _sender
+    with _sender_lock:
+        if _sender is None:
+            _sender = LiveSender()
+        return _sender

@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from foundry.live import publish_on_commit, session_group
+from foundry.live import live_sender, session_group
 from tasks.session_models import EventSource, Session, SessionEvent
 
 Publisher = Callable[[str, str, dict[str, Any]], None]
@@ -117,11 +117,8 @@ def _publish(session: Session, events: list[SessionEvent], publish: Publisher | 
 
     def send_all() -> None:
         for event in events:
-            (publish or _publish_now)(group, "session.event", live_message(session, event))
+            (publish or live_sender().send)(group, "session.event",
+                                            live_message(session, event))
 
     transaction.on_commit(send_all)
 
-
-def _publish_now(group: str, event: str, payload: dict[str, Any]) -> None:
-    # Already after the commit: publish_on_commit runs it at once.
-    publish_on_commit(group, event, payload)

@@ -30,9 +30,12 @@ from sandboxes.agent_http import SandboxAgentClient
 
 logger = logging.getLogger(__name__)
 
-# An immediate refusal (an unknown server, a bad request) comes back in
-# milliseconds; past this the prompt is taken and the turn is running.
-PROMPT_ACCEPT_SECONDS = 0.15
+# A refusal from a local server (an unknown server, a bad request) comes
+# back in a few milliseconds and is raised by the step; a later one (the
+# server vanished meanwhile, a remote E2B sandbox) ends the turn through
+# ``task.command.turn_finished``, sent by the thread holding the POST. The
+# task's loop is held no longer than this per prompt.
+PROMPT_ACCEPT_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ def server_is_known(org: str, task_key: str, server_id: str, agent: str) -> bool
 
 
 def post_prompt(
-    org: str, task_key: str, server_id: str, acp_session_id: str, request_id: str, text: str
+    org: str, task_key: str, session_id: str, server_id: str, acp_session_id: str,
+    request_id: str, text: str,
 ) -> None:
     """Post ``session/prompt`` with ``request_id``; return once it is taken."""
     handle = _sandbox(org, task_key)
@@ -86,22 +90,41 @@ def post_prompt(
     }
     client = agent_client(org, task_key)
     failure: list[BaseException] = []
+    accepted = threading.Event()
 
     def hold() -> None:
         try:
             client.acp_post(server_id, envelope, timeout=None)
         except Exception as exc:
             failure.append(exc)
-            logger.info("prompt %s to %s ended without its answer: %s", request_id,
-                        described.agent_url, exc)
+            logger.warning("prompt %s to %s ended without its answer: %s", request_id,
+                           described.agent_url, exc)
+            if accepted.is_set():
+                _report_lost_prompt(org, task_key, session_id, request_id, exc)
         finally:
             client.close()
 
     poster = threading.Thread(target=hold, name=f"prompt {request_id}", daemon=True)
     poster.start()
     poster.join(PROMPT_ACCEPT_SECONDS)
+    accepted.set()
     if failure:
         raise failure[0]
+
+
+def _report_lost_prompt(org: str, task_key: str, session_id: str, request_id: str,
+                        exc: BaseException) -> None:
+    """The POST failed after the step returned: end the turn with the error
+    (ignored if the stream consumer ended it first)."""
+    from tasks.actor import task
+
+    try:
+        task.get(org=org, task=task_key).send("task.command.turn_finished", {
+            "session_id": session_id, "request_id": request_id,
+            "error": f"the prompt's request to the agent server failed: {exc}",
+        })
+    except Exception:
+        logger.exception("could not report the failed prompt %s", request_id)
 
 
 def cancel(org: str, task_key: str, server_id: str, agent: str, acp_session_id: str) -> None:

@@ -300,8 +300,8 @@ def _post(org: str, task_key: str, session_id: str, turn: dict[str, Any]) -> dic
         })
         session = _session(org, session_id)
     try:
-        session_agent.post_prompt(org, task_key, session.acp_server_id, session.acp_session_id,
-                                  turn["request_id"], turn["text"])
+        session_agent.post_prompt(org, task_key, session_id, session.acp_server_id,
+                                  session.acp_session_id, turn["request_id"], turn["text"])
     except AcpServerGone as exc:
         raise SessionError(f"the agent server of session {session_id} is gone: {exc}") from exc
     return {"posted": True, "request_id": turn["request_id"]}

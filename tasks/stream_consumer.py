@@ -1,14 +1,16 @@
 """The stream consumer: the agent's events into the store, apart from the
 actor queues.
 
-One reader thread per session with a running turn reads the session's ACP
-stream (sandbox-agent's SSE) from the last stored event on, stores every
-envelope (insert-or-ignore, ``event_store``), publishes it to the session's
-Channels group, and when the turn's response arrives sends
-``task.command.turn_finished`` to the task. A supervisor starts readers for
-running sessions (woken through the channel layer's ``stream_consumer``
+One reader thread per live session reads the session's ACP stream
+(sandbox-agent's SSE) from the last stored event on, stores every envelope
+(insert-or-ignore, ``event_store``), publishes it to the session's Channels
+group, and when the turn's response arrives sends
+``task.command.turn_finished`` to the task. A session is live while a turn
+runs and for ``LINGER_SECONDS`` after its last change, so the next turn's
+first chunk does not wait for a new connection. A supervisor starts readers
+for live sessions (woken through the channel layer's ``stream_consumer``
 group when a turn starts, and looking every ``poll_seconds`` in case a
-wake-up was lost) and closes the readers of sessions no longer running.
+wake-up was lost) and closes the others.
 
 Promises:
 
@@ -34,14 +36,17 @@ import asyncio
 import logging
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from channels.layers import get_channel_layer
 from django.db import close_old_connections
+from django.db.models import Q
+from django.utils import timezone
 
 from foundry.actors import ActorError
-from foundry.live import LiveSender
+from foundry.live import LiveSender, live_sender
 from sandboxes.acp_client import AcpEvent, AcpEventStream
 from sandboxes.actor import sandbox
 from sandboxes.agent_errors import AgentTransportError
@@ -55,6 +60,8 @@ logger = logging.getLogger(__name__)
 # A dropped stream is read again this many times in a row before the turn
 # fails (AcpEventStream itself retries an unreachable server 5 times).
 READ_RETRIES = 5
+# A reader stays connected this long after its session's last change.
+LINGER_SECONDS = 30.0
 METHOD_NOT_FOUND = -32601
 
 
@@ -104,7 +111,7 @@ class SessionReader(threading.Thread):
         failures = 0
         while not self._closed.is_set():
             session = Session.objects.get(pk=self.session_pk)
-            if session.status != SessionStatus.RUNNING or not session.acp_server_id:
+            if session.status == SessionStatus.CLOSED or not session.acp_server_id:
                 return
             self._catch_up(session)
             try:
@@ -170,6 +177,13 @@ class SessionReader(threading.Thread):
             })
 
     def _fail(self, session: Session, exc: Exception) -> None:
+        session.refresh_from_db()
+        if not session.turn_request_id:
+            # No turn waits on it (a lingering reader of an idle session
+            # whose agent server stopped): the next turn reads it again.
+            logger.info("session %s: stream closed between turns (%s)",
+                        session.session_id, exc)
+            return
         message = f"the agent's event stream could not be read: {exc}"
         logger.error("session %s: %s", session.session_id, message)
         event_store.append_foundry_event(session.pk, "error", {"message": message},
@@ -183,7 +197,7 @@ class SessionReader(threading.Thread):
 class StreamConsumer:
     def __init__(self, *, poll_seconds: float = 0.5) -> None:
         self.poll_seconds = poll_seconds
-        self.sender = LiveSender()
+        self.sender = live_sender()
         self.readers: dict[int, SessionReader] = {}
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -211,9 +225,12 @@ class StreamConsumer:
                 await asyncio.sleep(1)
 
     def scan(self) -> None:
+        recent = timezone.now() - timedelta(seconds=LINGER_SECONDS)
         running = set(
-            Session.objects.filter(status=SessionStatus.RUNNING)
-            .exclude(acp_server_id="").values_list("pk", flat=True)
+            Session.objects.filter(
+                Q(status=SessionStatus.RUNNING) | Q(updated_at__gte=recent)
+            ).exclude(status=SessionStatus.CLOSED).exclude(acp_server_id="")
+            .values_list("pk", flat=True)
         )
         for pk in running:
             reader = self.readers.get(pk)
