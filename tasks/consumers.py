@@ -81,7 +81,7 @@ class SessionTranscriptConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[mis
     def _events_after(self, seq: int) -> list[dict[str, Any]]:
         return [
             _event_json(e)
-            for e in SessionEvent.objects.filter(session_id=self.session_pk, seq__gt=seq)
+            for e in SessionEvent.objects.filter(session_id=self.session_pk or 0, seq__gt=seq)
             .order_by("seq")[:BATCH]
         ]
 

@@ -7,6 +7,6 @@ from tasks.consumers import SessionTranscriptConsumer
 websocket_urlpatterns = [
     path(
         "ws/o/<str:org>/t/<str:task>/s/<str:session>/",
-        SessionTranscriptConsumer.as_asgi(),  # type: ignore[arg-type]
+        SessionTranscriptConsumer.as_asgi(),
     ),
 ]

@@ -159,7 +159,7 @@ def _choose_agent(org: str, task_key: str, asked: str | None) -> str:
     """The agent from the sandbox's own list: the one asked for, else the
     demo agent where installed, else the first installed one."""
     options = sandbox.get(org=org, sandbox=task_key).read("sandbox.read.agents")
-    installed = [a.id for a in options if a.installed]
+    installed: list[str] = [str(a.id) for a in options if a.installed]
     if asked:
         if asked not in {a.id for a in options}:
             raise SessionError(

@@ -223,8 +223,11 @@ def test_a_failing_turn_is_an_error_and_the_session_goes_on(task_stack: Any) -> 
     stack: TaskStack = task_stack()
     session_id = sessions.create_session(stack.org, "task-1")
     sessions.send_message(stack.org, "task-1", session_id, "please /fail")
-    wait_until(lambda: Session.objects.get(session_id=session_id).status == "error",
-               timeout=30, what="the failed turn")
+    # follow (for ``task send --follow``) yields items as they are stored
+    # and ends with the turn.
+    followed = list(sessions.follow(stack.org, "task-1", session_id, timeout=30))
+    assert followed[0].kind == "user_message" and followed[-1].kind == "turn_finished"
+    assert Session.objects.get(session_id=session_id).status == "error"
     assert Task.objects.get(task_id="task-1").state == "error"
     items = sessions.transcript_page(stack.org, "task-1", session_id).items
     errors = [i for i in items if i.kind == "error"]

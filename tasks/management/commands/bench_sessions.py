@@ -110,7 +110,7 @@ class Command(BaseCommand):
                     stop()
         figures: dict[str, Any] = {
             "database": connection.vendor,
-            "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
+            "channel_layer": str(settings.CHANNEL_LAYERS["default"]["BACKEND"]).rsplit(".", 1)[-1],
             **latency, **load, "demo_agent_pause_ms": pause * 1000,
         }
         for figure, measured in figures.items():
@@ -125,8 +125,7 @@ class Command(BaseCommand):
             from tasks.stream_consumer import start_stream_consumer
 
             start_inprocess_worker(concurrency=4)
-            consumer = start_stream_consumer()
-            return [consumer.stop]
+            return [start_stream_consumer().stop]
         console.print("starting two worker processes and the stream consumer…")
         child_env = {**os.environ, **env}
         workers = CeleryProcesses(log_dir=tmp, env=child_env)
@@ -225,7 +224,7 @@ class Bench:
         for task_id, session_id in pairs:
             session = Session.objects.get(org=self.org, session_id=session_id)
             stored = {
-                e.event_index - session.index_base: e.data
+                (e.event_index or 0) - session.index_base: e.data
                 for e in SessionEvent.objects.filter(session=session, source=EventSource.AGENT)
             }
             rows = SessionEvent.objects.filter(session=session, source=EventSource.AGENT).count()
