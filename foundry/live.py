@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import Any
 
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -98,3 +98,25 @@ def live_sender() -> LiveSender:
         if _sender is None:
             _sender = LiveSender()
         return _sender
+
+
+class InProcessChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]
+    """The in-memory channel layer of the embedded run, safe across threads.
+
+    Channels' in-memory layer hands a message to the receiver's
+    ``asyncio.Queue`` directly; from another thread's loop (a worker thread,
+    the stream consumer, ``LiveSender``) that wakes nothing, and the socket
+    never heard it (measured: three messages, none received). A send to a
+    channel whose receiver waits in another running loop runs in that loop.
+    """
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        import asyncio
+
+        queue = self.channels.get(channel)
+        loop = getattr(queue, "_loop", None)  # set once a receiver awaited it
+        if loop is not None and loop.is_running() and loop is not asyncio.get_running_loop():
+            sent = asyncio.run_coroutine_threadsafe(super().send(channel, message), loop)
+            await asyncio.wrap_future(sent)
+            return
+        await super().send(channel, message)

@@ -168,7 +168,9 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer, made safe to send to from the worker's and
+    # the stream consumer's threads (see foundry/live.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "foundry.live.InProcessChannelLayer"}}
 
 # --- The actor runtime --------------------------------------------------
 # "inprocess": the web process runs a worker thread (embedded default);
