@@ -172,6 +172,27 @@ else:
     # the stream consumer's threads (see foundry/live.py).
     CHANNEL_LAYERS = {"default": {"BACKEND": "foundry.live.InProcessChannelLayer"}}
 
+# The cache holds the API's rate-limit counters: in Redis when there is one,
+# so that every web process counts the same requests; keys carry the
+# database's prefix, like the runtime's (foundry/cache.py).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_FUNCTION": "foundry.cache.make_key",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- The REST API ---------------------------------------------------------
+# Requests per person or token ("N/s", "N/m", "N/h", "N/d"); beyond: 429
+# with Retry-After.
+FOUNDRY_API_RATE_LIMIT = env_str("FOUNDRY_API_RATE_LIMIT", "600/m")
+# The longest ?wait=SECONDS a request may wait for a command to finish.
+FOUNDRY_API_MAX_WAIT_SECONDS = env_float("FOUNDRY_API_MAX_WAIT_SECONDS", 30.0)
+
 # --- The actor runtime --------------------------------------------------
 # "inprocess": the web process runs a worker thread (embedded default);
 # "external": separate `celery worker` processes do the work.

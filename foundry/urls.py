@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
+from foundry.api import api
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
@@ -11,4 +13,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz),
     path("github/", include("github_data.urls")),
+    path("api/v1/", api.urls),
 ]

@@ -64,6 +64,7 @@ class Sandbox(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["org", "sandbox_id"], name="sandbox_unique")
         ]
+        verbose_name_plural = "sandboxes"
 
     def __str__(self) -> str:
         return f"{self.org}/{self.sandbox_id}"

@@ -38,6 +38,7 @@ def test_database_url() -> str:
 
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set only around browser tests
     env.update(DATABASE_URL=test_database_url(), PYTHONUNBUFFERED="1", **extra)
     return env
 

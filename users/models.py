@@ -13,6 +13,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from users.token_models import PersonalAccessToken
+
+__all__ = ["GitHubCredential", "Membership", "MembershipRole", "PersonalAccessToken"]
+
 
 class MembershipRole(models.TextChoices):
     ADMIN = "admin"
