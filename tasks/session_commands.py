@@ -9,7 +9,8 @@ sends ``turn_finished`` when the turn's response arrives; that command sets
 the session's and the task's state and prompts the next queued message. A
 message sent during a turn is queued on the session and shown as queued.
 
-Each change is published to the task's Channels group after commit.
+The writes the steps make are in ``session_records``, the payloads in
+``session_schemas``, the transport calls in ``session_agent``.
 """
 
 from __future__ import annotations
@@ -19,113 +20,41 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from pydantic import BaseModel
 
 from foundry.actors.context import CommandContext
-from foundry.live import publish_on_commit, task_group
 from sandboxes.actor import sandbox
 from sandboxes.agent_errors import AcpServerGone
 from sandboxes.demo_agent.launcher import DEMO_AGENT_ID
 from tasks import event_store, session_agent
 from tasks.actor import task
-from tasks.models import Task, TaskState
+from tasks.models import Task
 from tasks.session_models import Session, SessionStatus
+from tasks.session_records import (
+    SessionError,
+    describe,
+    finish_turn,
+    publish_changed,
+    record_message,
+    record_opened,
+    session_row,
+    set_status,
+)
+from tasks.session_schemas import (
+    AnswerPermissionIn,
+    CreateSessionIn,
+    RenameSessionIn,
+    SendMessageIn,
+    SessionIn,
+    TurnFinishedIn,
+)
 
 # Provisioning clones and starts an agent server; E2B takes longer.
 SANDBOX_WAIT_SECONDS = 600.0
-STREAM_CONSUMER_GROUP = "stream_consumer"
-# Sessions are saved field by field: ``last_seq`` and ``last_event_index``
-# belong to the event store, which moves them under the row's lock, and a
-# whole-row save from a copy read earlier would move them back.
-TURN_FIELDS = ["turns", "turn_request_id", "status", "error", "queued_messages", "updated_at"]
-
-
-class SessionError(Exception):
-    """A session command that cannot be done, saying why."""
-
-
-class CreateSessionIn(BaseModel):
-    session_id: str = ""
-    agent: str | None = None
-    model: str | None = None
-    title: str = ""
-    as_user: int | None = None
-
-
-class SessionIn(BaseModel):
-    session_id: str
-
-
-class SendMessageIn(BaseModel):
-    session_id: str
-    text: str
-    message_id: str = ""
-    as_user: int | None = None
-
-
-class RenameSessionIn(BaseModel):
-    session_id: str
-    title: str
-
-
-class AnswerPermissionIn(BaseModel):
-    session_id: str
-    request_id: int | str
-    option_id: str | None
-    as_user: int | None = None
-
-
-class TurnFinishedIn(BaseModel):
-    session_id: str
-    request_id: str
-    stop_reason: str = ""
-    error: str = ""
 
 
 def _key(ctx: CommandContext) -> tuple[str, str]:
     fields = ctx.key_fields
     return fields["org"], fields["task"]
-
-
-def _session(org: str, session_id: str) -> Session:
-    found = Session.objects.filter(org=org, session_id=session_id).first()
-    if found is None:
-        raise SessionError(f"no session {session_id!r} in organization {org!r}")
-    return found
-
-
-def describe(session: Session) -> dict[str, Any]:
-    return {
-        "session_id": session.session_id, "title": session.title, "agent": session.agent,
-        "model": session.model, "status": session.status, "error": session.error,
-        "turns": session.turns, "last_seq": session.last_seq,
-        "queued": [{"id": m["id"], "text": m["text"]} for m in session.queued_messages],
-    }
-
-
-def _changed(session: Session) -> None:
-    """Derive the task's state from its sessions, publish both."""
-    statuses = set(
-        Session.objects.filter(task_id=session.task_id)
-        .exclude(status=SessionStatus.CLOSED).values_list("status", flat=True)
-    )
-    state = (
-        TaskState.RUNNING if SessionStatus.RUNNING in statuses
-        else TaskState.ERROR if SessionStatus.ERROR in statuses
-        else TaskState.IDLE
-    )
-    Task.objects.filter(pk=session.task_id).exclude(state=TaskState.ARCHIVED).update(
-        state=state, updated_at=timezone.now()
-    )
-    publish_on_commit(
-        task_group(session.org, session.task_key), "task.session_changed",
-        {"task_state": state, "session": describe(session)},
-    )
-
-
-def _wake_stream_consumer(session: Session) -> None:
-    publish_on_commit(STREAM_CONSUMER_GROUP, "session.turn_started",
-                      {"session_pk": session.pk})
 
 
 def _note_turn(org: str, task_key: str, running: bool) -> None:
@@ -150,7 +79,7 @@ def _begin_session(org: str, task_key: str, payload: CreateSessionIn) -> dict[st
             "title": payload.title or "Session", "model": payload.model or "",
         },
     )
-    _changed(session)
+    publish_changed(session)
     return {"session_id": session.session_id,
             "repository": {"repo": record.repo_full_name, "branch": record.branch}}
 
@@ -174,46 +103,11 @@ def _choose_agent(org: str, task_key: str, asked: str | None) -> str:
 
 
 def _open(org: str, task_key: str, session_id: str, agent: str) -> dict[str, Any]:
-    session = _session(org, session_id)
+    session = session_row(org, session_id)
     opened = session_agent.open_acp_session(
         org, task_key, session_id, agent, session.acp_generation + 1
     )
-    return _record_opened(session.pk, agent, opened)
-
-
-def _record_opened(session_pk: int, agent: str,
-                   opened: session_agent.OpenedSession) -> dict[str, Any]:
-    with transaction.atomic():
-        Session.objects.filter(pk=session_pk).update(updated_at=timezone.now())  # lock
-        session = Session.objects.get(pk=session_pk)
-        session.agent = agent
-        session.acp_server_id = opened.server_id
-        session.acp_session_id = opened.acp_session_id
-        session.acp_generation = opened.generation
-        session.server_epoch = opened.server_epoch
-        # The new server's stream numbers from 1: continue after what is stored.
-        session.index_base = session.last_event_index
-        if session.status in (SessionStatus.PENDING_PROVISION,
-                              SessionStatus.PENDING_SESSION_CREATE):
-            session.status = SessionStatus.READY
-        session.save(update_fields=[
-            "agent", "acp_server_id", "acp_session_id", "acp_generation", "server_epoch",
-            "index_base", "status", "updated_at",
-        ])
-        _changed(session)
-        return describe(session)
-
-
-def _set_status(org: str, session_id: str, status: str, error: str = "") -> dict[str, Any]:
-    session = _session(org, session_id)
-    session.status = status
-    session.error = error
-    session.updated_at = timezone.now()
-    session.save(update_fields=["status", "error", "updated_at"])
-    if error:
-        event_store.append_foundry_event(session.pk, "error", {"message": error})
-    _changed(session)
-    return describe(session)
+    return record_opened(session.pk, agent, opened)
 
 
 @task.command("task.command.create_session", payload=CreateSessionIn)
@@ -229,12 +123,12 @@ def create_session(ctx: CommandContext, payload: CreateSessionIn) -> dict[str, A
             "sandbox.command.ensure", {"repository": begun["repository"]},
             wait=True, timeout=SANDBOX_WAIT_SECONDS,
         )
-        ctx.step("creating", _set_status, org, session_id,
+        ctx.step("creating", set_status, org, session_id,
                  SessionStatus.PENDING_SESSION_CREATE)
         agent = ctx.step("agent", _choose_agent, org, task_key, payload.agent)
         return dict(ctx.step("open", _open, org, task_key, session_id, agent))
     except Exception as exc:
-        ctx.step("record failure", _set_status, org, session_id, SessionStatus.ERROR,
+        ctx.step("record failure", set_status, org, session_id, SessionStatus.ERROR,
                  f"the session could not start: {exc}")
         raise
 
@@ -242,50 +136,10 @@ def create_session(ctx: CommandContext, payload: CreateSessionIn) -> dict[str, A
 # -- messages and turns ------------------------------------------------------------------
 
 
-def _start_turn(session: Session, message: dict[str, Any]) -> dict[str, Any]:
-    """Record the message as sent and the session as running (the caller
-    holds the session's row)."""
-    session.turns += 1
-    session.turn_request_id = f"turn-{session.session_id}-{session.turns}"
-    session.status = SessionStatus.RUNNING
-    session.error = ""
-    session.updated_at = timezone.now()
-    session.save(update_fields=TURN_FIELDS)
-    event_store.append_foundry_event(session.pk, "user_message", {
-        "message_id": message["id"], "text": message["text"], "user_id": message.get("user_id"),
-        "request_id": session.turn_request_id,
-    })
-    _changed(session)
-    _wake_stream_consumer(session)
-    return {"queued": False, "message_id": message["id"], "request_id": session.turn_request_id,
-            "text": message["text"]}
-
-
-def _record_message(org: str, session_id: str, payload: SendMessageIn) -> dict[str, Any]:
-    with transaction.atomic():
-        pk = _session(org, session_id).pk
-        Session.objects.filter(pk=pk).update(updated_at=timezone.now())  # lock
-        session = Session.objects.get(pk=pk)
-        if session.status in (SessionStatus.CLOSED, SessionStatus.PENDING_PROVISION,
-                              SessionStatus.PENDING_SESSION_CREATE):
-            raise SessionError(f"session {session_id} is {session.status}: it takes no message")
-        message = {"id": payload.message_id or uuid.uuid4().hex[:12], "text": payload.text,
-                   "user_id": payload.as_user, "at": timezone.now().isoformat()}
-        if payload.as_user is not None:
-            # KEEP 11: whoever sends a message becomes the task's owner.
-            Task.objects.filter(pk=session.task_id).update(owner_id=payload.as_user)
-        if session.status == SessionStatus.RUNNING:
-            session.queued_messages = [*session.queued_messages, message]
-            session.save(update_fields=["queued_messages"])
-            _changed(session)
-            return {"queued": True, "message_id": message["id"]}
-        return _start_turn(session, message)
-
-
 def _post(org: str, task_key: str, session_id: str, turn: dict[str, Any]) -> dict[str, Any]:
     """Post the turn's prompt; a server sandbox-agent forgot (it restarted)
     is opened again first, and the session says so."""
-    session = _session(org, session_id)
+    session = session_row(org, session_id)
     if session.turn_request_id != turn["request_id"]:
         return {"posted": False, "why": "the turn ended before its prompt was posted"}
     if not session_agent.server_is_known(org, task_key, session.acp_server_id, session.agent):
@@ -293,12 +147,12 @@ def _post(org: str, task_key: str, session_id: str, turn: dict[str, Any]) -> dic
         opened = session_agent.open_acp_session(
             org, task_key, session_id, session.agent, session.acp_generation + 1
         )
-        _record_opened(session.pk, session.agent, opened)
+        record_opened(session.pk, session.agent, opened)
         event_store.append_foundry_event(session.pk, "session_reopened", {
             "message": "the agent server had restarted: the session was opened again "
                        "and the agent no longer has its earlier context",
         })
-        session = _session(org, session_id)
+        session = session_row(org, session_id)
     try:
         session_agent.post_prompt(org, task_key, session_id, session.acp_server_id,
                                   session.acp_session_id, turn["request_id"], turn["text"])
@@ -312,7 +166,7 @@ def _run_turn(ctx: CommandContext, org: str, task_key: str, session_id: str,
     try:
         posted = ctx.step("post prompt", _post, org, task_key, session_id, turn)
     except Exception as exc:
-        ctx.step("turn failed", _finish, org, session_id, turn["request_id"], "",
+        ctx.step("turn failed", finish_turn, org, session_id, turn["request_id"], "",
                  f"the prompt could not be posted: {exc}")
         raise
     ctx.step("note turn", _note_turn, org, task_key, True)
@@ -324,40 +178,10 @@ def send_message(ctx: CommandContext, payload: SendMessageIn) -> dict[str, Any]:
     """Record the message and start the turn (or queue the message behind the
     running one); returns at once, the agent works on."""
     org, task_key = _key(ctx)
-    turn = ctx.step("record message", _record_message, org, payload.session_id, payload)
+    turn = ctx.step("record message", record_message, org, payload.session_id, payload)
     if turn["queued"]:
         return dict(turn)
     return _run_turn(ctx, org, task_key, payload.session_id, turn)
-
-
-def _finish(org: str, session_id: str, request_id: str, stop_reason: str,
-            error: str) -> dict[str, Any]:
-    with transaction.atomic():
-        pk = _session(org, session_id).pk
-        Session.objects.filter(pk=pk).update(updated_at=timezone.now())  # lock
-        session = Session.objects.get(pk=pk)
-        if not request_id or session.turn_request_id != request_id:
-            return {"ignored": True, "next": None}  # told twice, or an earlier turn
-        session.turn_request_id = ""
-        session.status = (
-            SessionStatus.CLOSED if session.closed_at
-            else SessionStatus.ERROR if error else SessionStatus.IDLE
-        )
-        session.error = error
-        if error:
-            event_store.append_foundry_event(session.pk, "error", {
-                "message": error, "request_id": request_id,
-            })
-        event_store.append_foundry_event(session.pk, "turn_finished", {
-            "request_id": request_id, "stop_reason": stop_reason, "error": error,
-        })
-        if session.queued_messages and session.status != SessionStatus.CLOSED:
-            message, *rest = session.queued_messages
-            session.queued_messages = rest
-            return {"ignored": False, "next": _start_turn(session, message)}
-        session.save(update_fields=TURN_FIELDS)
-        _changed(session)
-        return {"ignored": False, "next": None}
 
 
 @task.command("task.command.turn_finished", payload=TurnFinishedIn)
@@ -365,7 +189,7 @@ def turn_finished(ctx: CommandContext, payload: TurnFinishedIn) -> dict[str, Any
     """The stream consumer saw the turn's response: set the session's and the
     task's state, and prompt the next queued message."""
     org, task_key = _key(ctx)
-    finished = ctx.step("finish turn", _finish, org, payload.session_id, payload.request_id,
+    finished = ctx.step("finish turn", finish_turn, org, payload.session_id, payload.request_id,
                         payload.stop_reason, payload.error)
     if finished["next"] is not None:
         return _run_turn(ctx, org, task_key, payload.session_id, finished["next"])
@@ -379,7 +203,7 @@ def turn_finished(ctx: CommandContext, payload: TurnFinishedIn) -> dict[str, Any
 
 def _stop(org: str, task_key: str, session_id: str, *, closing: bool) -> dict[str, Any]:
     with transaction.atomic():
-        session = _session(org, session_id)
+        session = session_row(org, session_id)
         dropped = session.queued_messages
         session.queued_messages = []
         if closing:
@@ -392,7 +216,7 @@ def _stop(org: str, task_key: str, session_id: str, *, closing: bool) -> dict[st
             event_store.append_foundry_event(session.pk, "queue_dropped", {
                 "message_ids": [m["id"] for m in dropped],
             })
-        _changed(session)
+        publish_changed(session)
     if session.status == SessionStatus.RUNNING and session.acp_server_id:
         # The turn ends with stopReason "cancelled" on the stream.
         session_agent.cancel(org, task_key, session.acp_server_id, session.agent,
@@ -419,11 +243,11 @@ def rename_session(ctx: CommandContext, payload: RenameSessionIn) -> dict[str, A
     org, _ = _key(ctx)
 
     def rename() -> dict[str, Any]:
-        session = _session(org, payload.session_id)
+        session = session_row(org, payload.session_id)
         session.title = payload.title.strip()[:200] or session.title
         session.updated_at = timezone.now()
         session.save(update_fields=["title", "updated_at"])
-        _changed(session)
+        publish_changed(session)
         return describe(session)
 
     return dict(ctx.step("rename", rename))
@@ -432,7 +256,7 @@ def rename_session(ctx: CommandContext, payload: RenameSessionIn) -> dict[str, A
 def _answer(org: str, task_key: str, payload: AnswerPermissionIn) -> dict[str, Any]:
     from tasks.transcript import permission_states
 
-    session = _session(org, payload.session_id)
+    session = session_row(org, payload.session_id)
     states = permission_states(session)
     state = states.get(str(payload.request_id))
     if state is None:

@@ -52,8 +52,8 @@ from sandboxes.actor import sandbox
 from sandboxes.agent_errors import AgentTransportError
 from tasks import event_store
 from tasks.actor import task
-from tasks.session_commands import STREAM_CONSUMER_GROUP
 from tasks.session_models import Session, SessionEvent, SessionStatus
+from tasks.session_records import STREAM_CONSUMER_GROUP
 
 logger = logging.getLogger(__name__)
 
