@@ -7,7 +7,9 @@ from __future__ import annotations
 from django.urls import path
 
 from orgs.consumers import OrganizationConsumer
+from tasks.routing import websocket_urlpatterns as task_websockets
 
 websocket_urlpatterns = [
     path("ws/o/<str:org_id>/", OrganizationConsumer.as_asgi()),
+    *task_websockets,
 ]

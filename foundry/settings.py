@@ -167,11 +167,17 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py 8 reads with a 5 s socket timeout by default, and
+            # channels-redis waits 5 s in BZPOPMIN for a consumer's next
+            # message: an idle websocket's read timed out and the
+            # consumer crashed. A read waits longer than Redis answers.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer, made safe to send to from the worker's and
+    # the stream consumer's threads (see foundry/live.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "foundry.live.InProcessChannelLayer"}}
 
 # The cache holds the API's rate-limit counters: in Redis when there is one,
 # so that every web process counts the same requests; keys carry the

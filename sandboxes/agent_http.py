@@ -12,12 +12,15 @@ unreachable server means "restart it" or "the sandbox is gone".
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import certifi
 import httpx
 from httpx_sse import EventSource, connect_sse
 
@@ -48,6 +51,14 @@ class AgentInfo:
         )
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: httpx builds a new one (the CA
+    bundle loaded again) for every client, 20 ms each here, and a session's
+    prompt made several clients."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class SandboxAgentClient:
     def __init__(self, base_url: str, *, token: str = "") -> None:
         self.base_url = base_url.rstrip("/")
@@ -56,6 +67,7 @@ class SandboxAgentClient:
             base_url=self.base_url,
             headers=headers,
             timeout=httpx.Timeout(CALL_TIMEOUT, connect=CONNECT_TIMEOUT),
+            verify=_tls_context(),
         )
 
     def close(self) -> None:

@@ -6,4 +6,4 @@ class TasksConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the actor type, its commands and reads.
-        from tasks import actor, commands, reads  # noqa: F401
+        from tasks import actor, commands, reads, session_commands  # noqa: F401

@@ -70,3 +70,11 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return f"{self.org}/{self.task_id}: {self.title}"
+
+
+from tasks.session_models import (  # noqa: E402,F401  (sessions: their own module)
+    EventSource,
+    Session,
+    SessionEvent,
+    SessionStatus,
+)

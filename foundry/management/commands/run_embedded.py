@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from foundry.actors.inprocess import start_inprocess_worker
 from foundry.actors.presence import forget_presence
 from sandboxes.keepalive import start_embedded_keep_alive
+from tasks.stream_consumer import start_stream_consumer
 
 
 class Command(BaseCommand):
@@ -46,6 +47,7 @@ class Command(BaseCommand):
         password = self._ensure_admin()
         start_inprocess_worker(concurrency=concurrency)
         start_embedded_keep_alive()  # beat's sandbox keep-alive, as a thread here
+        start_stream_consumer()  # the agents' event streams, as threads here
         if not no_emulator:
             self._start_demo_github(f"http://{host}:{port}/github/webhook")
         self.stdout.write(self.style.SUCCESS(f"Foundry on http://{host}:{port}/"))
