@@ -1,7 +1,6 @@
-"""The ``task`` command line's way to the sessions (``tasks/sessions.py``,
-written beside this work): create a session, send, stop, follow a turn and
-answer its permission requests. Until that module is there, every session
-path raises ``CommandError("sessions are not wired yet")``.
+"""The ``task`` command line's way to the sessions (``tasks/sessions.py``):
+create a session, send, stop, follow a turn and answer its permission
+requests, with the sessions' errors as command errors.
 """
 
 from __future__ import annotations

@@ -195,7 +195,14 @@ def turn_finished(ctx: CommandContext, payload: TurnFinishedIn) -> dict[str, Any
         return _run_turn(ctx, org, task_key, payload.session_id, finished["next"])
     if not finished["ignored"]:
         ctx.step("note turn", _note_turn, org, task_key, False)
+        # The agent may have changed files: recount them for the summary's
+        # +/- lines (its own command, after this one: git runs in the sandbox).
+        ctx.step("recount changes", _recount_changes, org, task_key)
     return dict(finished)
+
+
+def _recount_changes(org: str, task_key: str) -> None:
+    task.get(org=org, task=task_key).send("task.command.refresh_git_state", {})
 
 
 # -- stop, close, rename, permissions ----------------------------------------------------

@@ -55,12 +55,19 @@ class SessionNotFound(LookupError):
 
 
 def task_handle(org: str, task_id: str) -> ActorHandle:
-    """The task's actor, for a task that has a record."""
-    if not Task.objects.filter(org=org, task_id=task_id).exists():
-        raise SessionNotFound(f"no task {task_id!r} in organization {org!r}")
-    return task.get_or_create(org=org, task=task_id, create_with_input={
-        "org": org, "task": task_id,
-    })
+    """The task's actor; a virtual task of the organization's index is
+    materialized here (lazily: a session is a person acting on it)."""
+    if Task.objects.filter(org=org, task_id=task_id).exists():
+        return task.get_or_create(org=org, task=task_id, create_with_input={
+            "org": org, "task": task_id,
+        })
+    from orgs.reads import TaskNotFound
+    from tasks.materialize import open_task
+
+    try:
+        return open_task(org, task_id)
+    except TaskNotFound as exc:
+        raise SessionNotFound(f"no task {task_id!r} in organization {org!r}") from exc
 
 
 def get_session(org: str, task_id: str, session_id: str) -> Session:

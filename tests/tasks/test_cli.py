@@ -112,12 +112,14 @@ def test_show_push_and_pr_with_json_summaries(task_stack: TaskStack) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_create_writes_the_task_then_needs_sessions(task_stack: TaskStack) -> None:
-    """On this branch the sessions are not wired in: create writes the task,
-    then says so (the lead wires ``tasks/sessions.py``)."""
-    with pytest.raises(CommandError, match=r"sessions are not wired yet: task acme/t-\w+ was"):
-        task_cli("create", ORG, "repo-001", "--prompt", "Write docs", "--as", "alice", "--json")
+def test_create_writes_the_task_and_starts_its_session(task_stack: TaskStack) -> None:
+    """create writes the record (the person of --as owns it), starts a
+    session with the prompt and ends with the summary line; stop reaches
+    that session."""
+    summary = last_json(task_cli(
+        "create", ORG, "repo-001", "--prompt", "Write docs", "--as", "alice", "--json"))
     record = Task.objects.get(org=ORG, title="Write docs")
     assert record.owner.username == "alice" and record.repo_full_name == f"{ORG}/repo-001"
-    with pytest.raises(CommandError, match="sessions are not wired yet"):
-        task_cli("stop", record.task_id)
+    assert summary["task_id"] == record.task_id and summary["branch"] == record.branch
+    assert summary["session_id"]
+    task_cli("stop", record.task_id)

@@ -83,6 +83,10 @@ class Command(BaseCommand):
                 f"{exc}: task {org}/{task_id} was created without a session") from exc
         self._send(org, task_id, session_id, prompt, user, follow=follow, approve=approve)
         if as_json:
+            if follow:
+                # The turn changed files: count them in the sandbox before summing up.
+                cli.materialized(org, task_id).send(
+                    "task.command.refresh_git_state", {}, wait=True, timeout=120)
             self.stdout.write(cli.summary_line(org, task_id, session_id=session_id))
 
     def do_send(self, *, task: str, text: str, follow: bool, approve: bool,
