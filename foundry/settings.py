@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "tasks",
     "github_data",
     "sandboxes",
+    "workbench",
 ]
 
 MIDDLEWARE = [

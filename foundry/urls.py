@@ -14,6 +14,7 @@ urlpatterns = [
     path("healthz", healthz),
     path("github/", include("github_data.urls")),
     path("api/v1/", api.urls),
+    path("", include("workbench.urls")),
     path("", include("orgs.urls")),
     path("", include("users.urls")),
 ]
