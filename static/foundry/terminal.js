@@ -48,14 +48,16 @@
     socket.onmessage = function (event) {
       var m = JSON.parse(event.data);
       if (m.type === "output") term.write(m.data);
-      else if (m.type === "ready") { say("connected"); resize(); term.focus(); }
+      else if (m.type === "ready") {
+        say("connected"); button.hidden = true; resize(); term.focus();
+      }
       else if (m.type === "exit") say("the shell exited (" + m.code + ")");
       else if (m.type === "error") { say(m.message); term.write("\r\n" + m.message + "\r\n"); }
     };
     socket.onclose = function (event) {
       var why = { 4401: "signed out", 4404: "not found" }[event.code];
       say(why ? "closed: " + why : "disconnected");
-      button.disabled = false; button.textContent = "Reconnect";
+      button.hidden = false; button.disabled = false; button.textContent = "Reconnect";
     };
   }
   button.addEventListener("click", function () {
