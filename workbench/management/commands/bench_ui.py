@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,10 @@ class Command(BaseCommand):
         if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
             raise CommandError(f"{CHROMIUM} is missing: install Debian's chromium "
                                "or set FOUNDRY_TEST_CHROMIUM")
+        # SIGTERM (a `timeout`, Ctrl-C in a container) must still run the
+        # finally below: a worker left running would take this broker's
+        # doorbells for a database nobody reads.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         console = Console(stderr=True)
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         console.print(f"seeding {tasks} tasks in {repos} repositories ({database})…")
