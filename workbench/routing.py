@@ -3,4 +3,10 @@ terminal), included by ``foundry/routing.py``."""
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from workbench.consumers import WorkbenchConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/o/<str:org_id>/live/", WorkbenchConsumer.as_asgi()),
+]
