@@ -217,7 +217,8 @@ def task_view(request: HttpRequest, org_id: str, task_id: str) -> HttpResponse:
         raise Http404("no such task") from exc
     context = {
         "app": app_snapshot(request.user), "org": organization_snapshot(org_id),
-        "page": page, "org_id": org_id, **_sidebar_context(request, org_id),
+        "page": page, "org_id": org_id, "current_task": task_id,
+        **_sidebar_context(request, org_id),
     }
     if request.headers.get("X-Requested-With") == "live":
         # The page's live refresh of its header and tabs: no sidebar needed.

@@ -174,6 +174,7 @@
             if (old && !typing) { old.replaceWith(fresh); if (window.htmx) { htmx.process(fresh); } }
           });
           afterTaskParts();
+          tickTimer();
         })
         .catch(function () { partsPending = null; });
     }, 100);

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from foundry.actors.models import ActorInstance
+from foundry.actors.models import OPEN_STATUSES, ActorInstance, Command
 from github_data.emulator import DEMO_ORGS
+from github_data.models import GitHubRepository
+from orgs.actor import organization
 from orgs.models import TaskSummary
 from tasks.session_models import Session, SessionEvent
 from tests.browser.conftest import Shots
@@ -32,6 +34,7 @@ from tests.sandboxes.conftest import (  # noqa: F401  (fixtures used here)
 )
 from tests.sessions.conftest import ConsumerProcess
 from tests.users.conftest import asgi_server  # noqa: F401  (a fixture)
+from workbench import sidebar
 
 ALL_QUEUES = ("actors.user,actors.organization,actors.github_data,actors.sandbox,"
               "actors.task,maintenance")
@@ -170,3 +173,90 @@ def test_the_workbench_end_to_end(acme: str, browser: Browser, page: Page,
     expect(stranger.locator("body")).to_contain_text("There is nothing here")
     shots(stranger, "another-organization-404")
     stranger_context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sidebar_search_filters_paging_and_a_new_task(acme: str, browser: Browser, page: Page,
+                                                       shots: Shots) -> None:
+    """The sidebar pages on scroll, searches by title, branch and PR
+    number, filters; ⌘/Ctrl+K focuses the search; "New task" creates a task
+    through the tasks app and opens it; a narrow window collapses the
+    sidebar."""
+    sign_in(page, acme, "alice")
+    page.goto(f"{acme}/o/acme/")
+    expect(page.locator(".task-row:has(.pr)")).to_have_count(4, timeout=60_000)
+    wait_until(lambda: not Command.objects.filter(status__in=OPEN_STATUSES).exists(),
+               timeout=60, what="the first sync to finish")
+
+    # Sixty more tasks in repo-001, registered by the organization's actor.
+    repo = GitHubRepository.objects.get(full_name="acme/repo-001")
+    handle = organization.get(org="acme")
+    for n in range(60):
+        handle.send("organization.command.register_task", {
+            "task_id": f"bulk-{n:03d}", "repo_id": repo.github_id, "repo_name": repo.name,
+            "repo_full_name": repo.full_name, "branch": f"bulk-branch-{n:03d}",
+            "title": f"Bulk task {n:03d}",
+        })
+    wait_until(lambda: TaskSummary.objects.filter(org="acme", task_id__startswith="bulk-")
+               .count() == 60, timeout=60, what="sixty registered tasks")
+    page.reload()
+    rows = page.locator(f"#repo-rows-{repo.github_id} .task-row")
+    expect(rows).to_have_count(sidebar.ROWS_PER_PAGE)  # the first page only
+    shots(page, "sidebar-first-page")
+    for _ in range(4):  # each "Loading more…" row loads the next page as it shows
+        more = page.locator(f"#repo-rows-{repo.github_id} .more")
+        if not more.count():
+            break
+        more.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+    expect(rows).to_have_count(62)
+    shots(page, "sidebar-all-pages")
+
+    page.locator("#workbench-home").click()
+    page.keyboard.press("Control+k")
+    expect(page.locator("#search")).to_be_focused()
+    page.keyboard.type("#2")
+    results = page.locator("#search-rows .task-row")
+    expect(results).to_have_count(2)
+    expect(results.locator(".pr")).to_have_text(["#2", "#2"])
+    page.fill("#search", "bulk-branch-05")  # a branch: tasks 050 to 059
+    expect(results).to_have_count(10)
+    page.fill("#search", "Bulk task 007")
+    expect(results).to_have_count(1)
+    shots(page, "search-by-title")
+    page.fill("#search", "")
+    page.check("input[name=prs]")
+    expect(results).to_have_count(4)
+    page.check("input[name=mine]")
+    expect(page.locator("#sidebar-results")).to_contain_text("No task matches")
+    shots(page, "filters-mine-and-open-prs")
+    page.uncheck("input[name=mine]")
+    page.uncheck("input[name=prs]")
+    expect(page.locator(f"#repo-rows-{repo.github_id}")).to_be_visible()
+
+    # A new task from a prompt, in repo-002 picked through the search.
+    page.click("#new-task-button")
+    expect(page.locator("#new-task-form")).to_be_visible()
+    page.fill("#repo-filter", "002")
+    expect(page.locator("#repo-picker")).to_have_value("acme/repo-002")
+    page.fill("textarea[name=prompt]", "Add a CHANGELOG\n\nWith the last release's notes.")
+    shots(page, "new-task-form")
+    page.get_by_role("button", name="Create task").click()
+    page.wait_for_url("**/o/acme/t/**")
+    expect(page.locator("#task-title")).to_have_value("Add a CHANGELOG")
+    expect(page.locator(".item-user_message").first).to_contain_text(
+        "Add a CHANGELOG", timeout=TURN_TIMEOUT_MS)
+    expect(page.locator(".permission-pending")).to_be_visible(timeout=TURN_TIMEOUT_MS)
+    task_id = page.url.rstrip("/").split("/t/")[1].split("/")[0]
+    new_row = page.locator(f"#row-{task_id}")
+    expect(new_row).to_contain_text("Add a CHANGELOG")
+    expect(new_row.locator(".owner")).to_have_text("alice")
+    shots(page, "new-task-working")
+
+    # A narrow window: the sidebar collapses behind its toggle.
+    page.set_viewport_size({"width": 700, "height": 800})
+    expect(page.locator("#sidebar")).to_be_hidden()
+    shots(page, "narrow-sidebar-collapsed")
+    page.click("#sidebar-toggle")
+    expect(page.locator("#sidebar")).to_be_visible()
+    shots(page, "narrow-sidebar-open")
