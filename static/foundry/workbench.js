@@ -82,6 +82,8 @@
     if (event.type === "event") {
       state.lastSeq = Math.max(state.lastSeq, event.seq);
       scheduleTranscript();
+      // A turn's start and end change the header (status, timer, Stop).
+      if (event.kind === "user_message" || event.kind === "turn_finished") { refreshTaskParts(); }
       return;
     }
     if (event.type === "caught_up") {
