@@ -11,6 +11,7 @@ the same transcript live; a member of another organization gets a 404.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,9 @@ def test_the_workbench_end_to_end(acme: str, browser: Browser, page: Page,
     expect(page.locator("#working")).to_contain_text("agent is working")
     expect(page.locator(".item-agent_message").last).to_contain_text("Thinking slowly",
                                                                      timeout=30_000)
+    # The sidebar's row shows the task running (the organization's summary).
+    expect(page.locator(f"#row-{task_id} .status-dot")).to_have_class(
+        re.compile(r"\bstatus-running\b"))
     shots(page, "long-turn-working")
     stop.click()
     expect(page.locator(".turn-end").last).to_contain_text("Stopped", timeout=15_000)
