@@ -32,6 +32,7 @@ class TaskFilter:
     has_pr: bool | None = None
     archived: bool | None = False
     search: str = ""
+    owner_login: str = ""  # "mine": the person's own tasks
 
 
 def _encode(row: TaskSummary) -> str:
@@ -57,6 +58,8 @@ def filtered(org: str, flt: TaskFilter) -> QuerySet[TaskSummary]:
     if flt.archived is not None:
         archived = Q(status=TaskStatus.ARCHIVED) | ~Q(archived_reason="")
         rows = rows.filter(archived) if flt.archived else rows.exclude(archived)
+    if flt.owner_login:
+        rows = rows.filter(owner_login=flt.owner_login)
     if flt.has_pr is not None:
         rows = rows.filter(pr_number__isnull=not flt.has_pr)
     search = flt.search.strip()

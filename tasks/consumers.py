@@ -39,44 +39,15 @@ def _event_json(event: SessionEvent) -> dict[str, Any]:
             "data": event.data, "at": event.at.isoformat()}
 
 
-class SessionTranscriptConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class SessionCatchUp:
+    """The catch-up of one session's transcript, for any socket that sends
+    it: the events after ``last_sent`` from the store, then live events once
+    each (a gap is read from the store first). Used by this module's socket
+    and by the workbench's page socket (``workbench.consumers``)."""
+
     session_pk: int | None = None
     last_sent = 0
-
-    async def connect(self) -> None:
-        kwargs = self.scope["url_route"]["kwargs"]
-        org, task_id, session_id = kwargs["org"], kwargs["task"], kwargs["session"]
-        user = self.scope.get("user")
-        # Accepted before it is refused: a close before the handshake is an
-        # HTTP 403 to the browser, which loses the reason.
-        await self.accept()
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        self.session_pk = await database_sync_to_async(self._find)(
-            user, org, task_id, session_id
-        )
-        if self.session_pk is None:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
-        query = parse_qs(self.scope.get("query_string", b"").decode())
-        try:
-            self.last_sent = max(0, int((query.get("after") or ["0"])[0]))
-        except ValueError:
-            self.last_sent = 0
-        self.group = session_group(org, task_id, session_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self._send_from_store()
-        await self.send_json({"type": "caught_up", "last_seq": self.last_sent})
-
-    @staticmethod
-    def _find(user: Any, org: str, task_id: str, session_id: str) -> int | None:
-        if not user_is_member(user, org):
-            return None
-        return (
-            Session.objects.filter(org=org, task_key=task_id, session_id=session_id)
-            .values_list("pk", flat=True).first()
-        )
+    send_json: Any  # the consumer's (a mixin ahead of it must not shadow it)
 
     def _events_after(self, seq: int) -> list[dict[str, Any]]:
         return [
@@ -94,9 +65,8 @@ class SessionTranscriptConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[mis
             if len(events) < BATCH:
                 return
 
-    async def live_event(self, message: dict[str, Any]) -> None:
-        if message.get("event") != "session.event":
-            return
+    async def send_session_event(self, message: dict[str, Any]) -> None:
+        """A ``session.event`` live message: sent once, in order."""
         seq = int(message["seq"])
         if seq <= self.last_sent:
             return  # sent already (read from the store)
@@ -109,9 +79,60 @@ class SessionTranscriptConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[mis
         })
         self.last_sent = seq
 
+
+def after_seq_of(scope: dict[str, Any]) -> int:
+    """The client's last sequence number (``?after=N``; 0 when absent or bad)."""
+    query = parse_qs(scope.get("query_string", b"").decode())
+    try:
+        return max(0, int((query.get("after") or ["0"])[0]))
+    except ValueError:
+        return 0
+
+
+class SessionTranscriptConsumer(SessionCatchUp, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    async def connect(self) -> None:
+        kwargs = self.scope["url_route"]["kwargs"]
+        org, task_id, session_id = kwargs["org"], kwargs["task"], kwargs["session"]
+        user = self.scope.get("user")
+        # Accepted before it is refused: a close before the handshake is an
+        # HTTP 403 to the browser, which loses the reason.
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.session_pk = await database_sync_to_async(self._find)(
+            user, org, task_id, session_id
+        )
+        if self.session_pk is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.last_sent = after_seq_of(self.scope)
+        self.group = session_group(org, task_id, session_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._send_from_store()
+        await self.send_json({"type": "caught_up", "last_seq": self.last_sent})
+
+    @staticmethod
+    def _find(user: Any, org: str, task_id: str, session_id: str) -> int | None:
+        return find_session_pk(user, org, task_id, session_id)
+
+    async def live_event(self, message: dict[str, Any]) -> None:
+        if message.get("event") == "session.event":
+            await self.send_session_event(message)
+
     async def disconnect(self, code: int) -> None:
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         return  # the transcript socket only sends; actions go through commands
+
+
+def find_session_pk(user: Any, org: str, task_id: str, session_id: str) -> int | None:
+    """The session's row when ``user`` may see it (a member), else None."""
+    if not user_is_member(user, org):
+        return None
+    return (
+        Session.objects.filter(org=org, task_key=task_id, session_id=session_id)
+        .values_list("pk", flat=True).first()
+    )

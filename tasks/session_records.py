@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from foundry.live import publish_on_commit, task_group
-from tasks import event_store
+from tasks import event_store, records
 from tasks.models import Task, TaskState
 from tasks.session_agent import OpenedSession
 from tasks.session_models import Session, SessionStatus
@@ -58,9 +58,14 @@ def publish_changed(session: Session) -> None:
         else TaskState.ERROR if SessionStatus.ERROR in statuses
         else TaskState.IDLE
     )
-    Task.objects.filter(pk=session.task_id).exclude(state=TaskState.ARCHIVED).update(
-        state=state, updated_at=timezone.now()
-    )
+    row = Task.objects.filter(pk=session.task_id).exclude(state=TaskState.ARCHIVED).first()
+    if row is not None and row.state != state:
+        # A new state reaches the organization's summary (the sidebar's
+        # status dot), in the same transaction as the change.
+        row.state = state
+        records.save_and_push(row)
+    elif row is not None:
+        Task.objects.filter(pk=row.pk).update(updated_at=timezone.now())
     publish_on_commit(
         task_group(session.org, session.task_key), "task.session_changed",
         {"task_state": state, "session": describe(session)},

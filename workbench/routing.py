@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from django.urls import path
 
+from workbench.consumers import WorkbenchConsumer
 from workbench.terminal import TerminalConsumer
 
 websocket_urlpatterns: list = [
+    path("ws/o/<str:org_id>/live/", WorkbenchConsumer.as_asgi()),
     path("ws/o/<str:org>/t/<str:task_id>/terminal/", TerminalConsumer.as_asgi()),
 ]
