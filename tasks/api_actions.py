@@ -212,6 +212,7 @@ class RenameIn(Schema):
 @router.post("/orgs/{org}/tasks/{task_id}/rename", response=COMMAND, summary="Rename a task")
 def rename(request: HttpRequest, org: str, task_id: str, body: RenameIn,
            q: Query[FastWaitQuery]) -> Status[AcceptedOut]:
+    member_task(request, org, task_id)
     if not body.title.strip():
         raise ApiError(422, "invalid_request", "a task's title cannot be blank")
     return _send(request, org, task_id, "task.command.rename", {"title": body.title}, q.wait)
@@ -289,6 +290,7 @@ class RevertIn(Schema):
              summary="Revert one file to the branch's last commit")
 def revert(request: HttpRequest, org: str, task_id: str, body: RevertIn,
            q: Query[FastWaitQuery]) -> Status[AcceptedOut]:
+    member_task(request, org, task_id)
     return _send(request, org, task_id, "task.command.revert_file",
                  {"path": _relative_path(body.path)}, q.wait)
 
@@ -321,6 +323,7 @@ class DiffOut(Schema):
 @router.get("/orgs/{org}/tasks/{task_id}/diff", response={200: DiffOut, **ERRORS},
             summary="One file's diff against the branch's last commit")
 def diff(request: HttpRequest, org: str, task_id: str, q: Query[DiffQuery]) -> DiffOut:
+    member_task(request, org, task_id)
     path = _relative_path(q.path)
     handle = acted_on(request, org, task_id, ready=True)
     try:
