@@ -50,7 +50,11 @@ def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_task_over_the_api(task_stack: TaskStack, tmp_path: Path) -> None:  # noqa: F811
+def test_a_task_over_the_api(
+    task_stack: TaskStack, tmp_path: Path, settings: Any  # noqa: F811
+) -> None:
+    # ?wait= long enough for a sandbox's first clone on a busy machine.
+    settings.FOUNDRY_API_MAX_WAIT_SECONDS = 150
     consumer = ConsumerProcess(task_stack.sandboxes.stack.workers.env, tmp_path).start()
     server = LiveServer()
     try:
