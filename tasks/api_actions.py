@@ -25,6 +25,7 @@ from tasks.api import router
 from tasks.api_access import acted_on, member_task
 from tasks.errors import TaskError
 from tasks.materialize import create_task
+from users.feed import bump_task
 from users.models import Membership
 
 FAST_WAIT = 10.0
@@ -112,6 +113,7 @@ def task_detail(request: HttpRequest, org: str, task_id: str,
                 q: Query[DetailQuery]) -> TaskDetailOut:
     detail = acted_on(request, org, task_id, ready=True).read(
         "task.read.detail", with_git=q.git)
+    bump_task(person(request).pk, org, task_id, "opened")
     s, box = detail.summary, detail.sandbox
     return TaskDetailOut(
         task_id=s.task_id, repo_full_name=s.repo_full_name, branch=s.branch,

@@ -20,6 +20,7 @@ from django.contrib.auth.models import User
 from audit_log.models import AuditEntry, AuditKind
 from foundry.actors.models import ActorInstance
 from orgs.models import TaskIndexEntry, TaskSummary
+from sandboxes.actor import sandbox
 from tasks.session_models import SessionEvent
 from tests.sandboxes.conftest import sandbox_stack  # noqa: F401  (a fixture)
 from tests.sessions.conftest import ConsumerProcess, LiveServer
@@ -30,6 +31,7 @@ from tests.tasks.conftest import (
     task_stack,  # noqa: F401  (a fixture)
 )
 from tests.tasks.test_git_and_pull_requests import github, in_sandbox
+from users.feed_models import Notification, TaskAttention
 from users.tokens import create_token
 
 pytestmark = [pytest.mark.workers, pytest.mark.timeout(400)]
@@ -55,6 +57,7 @@ def test_a_task_over_the_api(
 ) -> None:
     # ?wait= long enough for a sandbox's first clone on a busy machine.
     settings.FOUNDRY_API_MAX_WAIT_SECONDS = 150
+    task_stack.sandboxes.start_workers(queues="actors.user,maintenance")
     consumer = ConsumerProcess(task_stack.sandboxes.stack.workers.env, tmp_path).start()
     server = LiveServer()
     try:
@@ -113,6 +116,17 @@ def _flow(stack: TaskStack, server: LiveServer) -> None:
     assert [e["data"]["seq"] for e in tail[:-1]] == [last - 2, last - 1, last]
     assert tail[-1] == {"id": None, "event": "idle", "data": {"last_seq": last}}
 
+    # The owner was told the agent needed input, then finished; the task
+    # tops her feed; the session is unread until she reads it.
+    mine = api.get("/me/notifications").json()
+    assert [(n["kind"], n["task_id"]) for n in mine["notifications"]] == [
+        ("agent_finished", task_id), ("agent_needs_input", task_id)]
+    assert mine["unread_count"] == 2
+    assert api.get("/me/feed").json()[0]["task_id"] == task_id
+    me = f"/me/orgs/{ORG}/tasks/{task_id}/sessions"
+    assert api.get(me).json()[0]["unread"] == last
+    assert api.post(me + f"/{session_id}/read", json={}).json()["unread"] == 0
+
     page = api.get(base + "/transcript?after=0&limit=500").json()
     kinds = [i["kind"] for i in page["items"]]
     assert kinds[0] == "user_message" and kinds[-1] == "turn_finished"
@@ -162,8 +176,23 @@ def _flow(stack: TaskStack, server: LiveServer) -> None:
         "README, improved", "bob", "archived")
     assert api.post(f"/orgs/{ORG}/tasks/{task_id}/unarchive").json()["result"]["status"] != (
         "archived")
+    # The PR merged on GitHub: the task is archived, its owner (bob now) told.
+    stack.emulator.dataset.merge_pull_request(stack.repo_full_name(), number, "alice")
+    settle()
+    bob = User.objects.get(username="bob")
+    told = Notification.objects.get(user=bob, task_id=task_id)
+    assert (told.kind, told.message) == ("pr_merged", f"PR #{number} merged")
+    assert TaskAttention.objects.get(user=bob, task_id=task_id).reason == "pr_merged"
+    assert api.get(f"/orgs/{ORG}/tasks/{task_id}?git=false").json()["archived_reason"] == (
+        "PR merged")
     # Archived tasks keep their transcript; pushing an archived task is a 409.
-    api.post(f"/orgs/{ORG}/tasks/{task_id}/archive", json={})
     assert api.get(base + "/transcript").status_code == 200
     refused = api.post(f"/orgs/{ORG}/tasks/{task_id}/push?wait=60")
     assert (refused.status_code, refused.json()["code"]) == (409, "command_failed")
+
+    sandbox.get(org=ORG, sandbox=task_id).send("sandbox.command.destroy", wait=True,
+                                               timeout=60)
+    assert AuditEntry.objects.get(kind=AuditKind.SANDBOX_DESTROYED, target=task_id).org == ORG
+    kinds = set(AuditEntry.objects.filter(target=task_id).values_list("kind", flat=True))
+    assert {"task_created", "owner_changed", "branch_pushed", "pr_opened",
+            "sandbox_destroyed"} <= kinds
