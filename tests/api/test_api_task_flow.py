@@ -57,7 +57,6 @@ def test_a_task_over_the_api(
 ) -> None:
     # ?wait= long enough for a sandbox's first clone on a busy machine.
     settings.FOUNDRY_API_MAX_WAIT_SECONDS = 150
-    task_stack.sandboxes.start_workers(queues="actors.user,maintenance")
     consumer = ConsumerProcess(task_stack.sandboxes.stack.workers.env, tmp_path).start()
     server = LiveServer()
     try:

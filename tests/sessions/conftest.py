@@ -36,7 +36,7 @@ from tests.sandboxes.conftest import (  # noqa: F401  (fixtures used here)
 )
 from users.models import Membership
 
-QUEUES = "actors.task,actors.sandbox,actors.organization,actors.github_data,maintenance"
+QUEUES = "actors.task,actors.sandbox,actors.organization,actors.github_data,actors.user,maintenance"
 
 
 @dataclass
