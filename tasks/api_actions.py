@@ -20,6 +20,7 @@ from ninja import Field, Query, Schema, Status
 from foundry.actors.errors import CommandFailed, CommandTimeout
 from foundry.api import ERRORS, AcceptedOut, ApiError, accepted, person
 from github_data.models import GitHubRepository
+from orgs.access import require_member
 from sandboxes.agent_errors import AgentTransportError
 from tasks.api import router
 from tasks.api_access import acted_on, member_task
@@ -163,8 +164,6 @@ def _repo_full_name(org: str, repo: str) -> str:
 def create(request: HttpRequest, org: str, body: TaskIn,
            q: Query[WaitQuery]) -> Status[TaskCreatedOut]:
     user = person(request)
-    from orgs.access import require_member
-
     require_member(user, org)
     full_name = _repo_full_name(org, body.repo)
     if not body.prompt.strip():
@@ -191,7 +190,7 @@ def create(request: HttpRequest, org: str, body: TaskIn,
     })
     out = accepted(request, org, ref, q.wait)
     return Status(out.status_code, TaskCreatedOut(
-        **out.value.dict(), task_id=task_id, branch=made["branch"], session_id=session_id))
+        **out.value.model_dump(), task_id=task_id, branch=made["branch"], session_id=session_id))
 
 
 # --- the task actor's commands ---------------------------------------------------------

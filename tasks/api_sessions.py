@@ -98,7 +98,7 @@ def create_session(request: HttpRequest, org: str, task_id: str, body: SessionIn
     })
     out = accepted(request, org, ref, q.wait)
     return Status(out.status_code,
-                  SessionAcceptedOut(**out.value.dict(), session_id=session_id))
+                  SessionAcceptedOut(**out.value.model_dump(), session_id=session_id))
 
 
 class TranscriptQuery(Schema):

@@ -149,6 +149,12 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        # A consumer cancelled mid-receive by the stopping loop leaves the
+        # process's Redis layer counting a receive of that dead loop: the
+        # next server's sockets would fail with "Two event loops…".
+        from channels.layers import channel_layers
+
+        channel_layers.backends.clear()
 
 
 class WsClient:
