@@ -3,4 +3,10 @@ terminal), included by ``foundry/routing.py``."""
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from workbench.terminal import TerminalConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/o/<str:org>/t/<str:task_id>/terminal/", TerminalConsumer.as_asgi()),
+]

@@ -114,13 +114,16 @@ class FakeCommands:
             local = free_port()
             home = state_dir() / state["id"]
             home.mkdir(exist_ok=True)
+            # Its output is kept: a server that died at start says why there.
+            log = (home / f"server-{local}.log").open("wb")
             proc = subprocess.Popen(
                 [str(sandbox_agent_binary()), "server",
                  "--token", (envs or {})["FOUNDRY_AGENT_TOKEN"],
                  "--no-telemetry", "--port", str(local)],
                 env={"PATH": os.environ["PATH"], "HOME": str(home)},
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
+            log.close()
             state["server_pid"] = proc.pid
             state["ports"] = {str(port): local}
         save(state)

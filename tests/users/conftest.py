@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import uvicorn
+from channels.layers import channel_layers
 from django.contrib.auth import get_user_model
 from django.db import connections
 
@@ -47,6 +48,10 @@ def asgi_server(transactional_db: None) -> Iterator[str]:
     db = connections.settings["default"]
     max_age = db["CONN_MAX_AGE"]
     db["CONN_MAX_AGE"] = 0
+    # A fresh channel layer per server: channels_redis lets one event loop
+    # receive per layer object, and an earlier test's server loop may have
+    # ended with a receiver inside.
+    channel_layers.backends.clear()
     config = uvicorn.Config(
         "foundry.asgi:application", host="127.0.0.1", port=0, log_level="warning",
         lifespan="off", ws="websockets-sansio",
