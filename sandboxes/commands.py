@@ -21,6 +21,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from audit_log.append import append as audit
+from audit_log.models import SYSTEM, AuditKind
 from foundry.actors.context import CommandContext
 from orgs.models import Organization
 from sandboxes import records
@@ -229,6 +231,8 @@ def destroy(ctx: CommandContext, payload: Any) -> dict[str, Any]:
             raise records.SandboxNotProvisioned(org, sandbox_id)
         if row.provider_sandbox_id:
             get_provider(row.provider).destroy(records.place_of(row))
+        audit(AuditKind.SANDBOX_DESTROYED, actor=SYSTEM, org=org, target=sandbox_id,
+              details={"provider": row.provider, "generation": row.generation})
         return records.record_gone(org, sandbox_id, SandboxStatus.DESTROYED, "destroyed")
 
     return dict(ctx.step("destroy", destroy_it))

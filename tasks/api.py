@@ -69,3 +69,7 @@ def task_summary(request: HttpRequest, org: str, task_id: str) -> TaskSummaryOut
     if row is None:
         raise not_found(f"task {task_id}")
     return TaskSummaryOut.from_orm(row)
+
+
+# The task's detail, commands and sessions register on this router.
+from tasks import api_actions, api_sessions  # noqa: E402,F401

@@ -49,8 +49,11 @@ from tasks.schemas import (
     RenameIn,
     RevertFileIn,
 )
+from users.feed import notify_owner
+from users.feed_models import NotificationKind
 
 BRANCH_ATTEMPTS = 8
+PR_NOTIFICATIONS = {"merged": NotificationKind.PR_MERGED, "closed": NotificationKind.PR_CLOSED}
 
 
 def _key(ctx: CommandContext) -> tuple[str, str]:
@@ -292,4 +295,10 @@ def pull_request_changed(ctx: CommandContext, payload: PullRequestChangedIn) -> 
         elif row.archived and row.archived_reason in ARCHIVE_REASONS.values():
             row.archived, row.archived_reason = False, ""  # reopened
 
-    return _change(ctx, "pull request changed", change)
+    changed = _change(ctx, "pull request changed", change)
+    if payload.state in PR_NOTIFICATIONS:
+        org, task_id = _key(ctx)
+        ctx.step("notify owner", notify_owner, org, task_id, PR_NOTIFICATIONS[payload.state],
+                 f"pr/{payload.number}/{payload.state}",
+                 message=f"PR #{payload.number} {payload.state}")
+    return changed

@@ -47,6 +47,8 @@ from tasks.session_schemas import (
     SessionIn,
     TurnFinishedIn,
 )
+from users.feed import bump_task, notify_owner
+from users.feed_models import NotificationKind
 
 # Provisioning clones and starts an agent server; E2B takes longer.
 SANDBOX_WAIT_SECONDS = 600.0
@@ -168,6 +170,8 @@ def _run_turn(ctx: CommandContext, org: str, task_key: str, session_id: str,
     except Exception as exc:
         ctx.step("turn failed", finish_turn, org, session_id, turn["request_id"], "",
                  f"the prompt could not be posted: {exc}")
+        ctx.step("notify owner", _notify_turn_end, org, task_key, session_id,
+                 turn["request_id"], f"the prompt could not be posted: {exc}")
         raise
     ctx.step("note turn", _note_turn, org, task_key, True)
     return {**turn, **posted}
@@ -179,6 +183,8 @@ def send_message(ctx: CommandContext, payload: SendMessageIn) -> dict[str, Any]:
     running one); returns at once, the agent works on."""
     org, task_key = _key(ctx)
     turn = ctx.step("record message", record_message, org, payload.session_id, payload)
+    if payload.as_user is not None:
+        ctx.step("bump task", bump_task, payload.as_user, org, task_key, "message")
     if turn["queued"]:
         return dict(turn)
     return _run_turn(ctx, org, task_key, payload.session_id, turn)
@@ -194,11 +200,22 @@ def turn_finished(ctx: CommandContext, payload: TurnFinishedIn) -> dict[str, Any
     if finished["next"] is not None:
         return _run_turn(ctx, org, task_key, payload.session_id, finished["next"])
     if not finished["ignored"]:
+        ctx.step("notify owner", _notify_turn_end, org, task_key, payload.session_id,
+                 payload.request_id, payload.error)
         ctx.step("note turn", _note_turn, org, task_key, False)
         # The agent may have changed files: recount them for the summary's
         # +/- lines (its own command, after this one: git runs in the sandbox).
         ctx.step("recount changes", _recount_changes, org, task_key)
     return dict(finished)
+
+
+def _notify_turn_end(org: str, task_key: str, session_id: str, request_id: str,
+                     error: str) -> None:
+    # Fire and forget: the user actor records it, the task's loop goes on.
+    kind = NotificationKind.AGENT_FAILED if error else NotificationKind.AGENT_FINISHED
+    notify_owner(org, task_key, kind, f"turn/{session_id}/{request_id}",
+                 session_id=session_id,
+                 message=error or "the agent finished its turn")
 
 
 def _recount_changes(org: str, task_key: str) -> None:

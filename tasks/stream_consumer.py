@@ -54,6 +54,8 @@ from tasks import event_store
 from tasks.actor import task
 from tasks.session_models import Session, SessionEvent, SessionStatus
 from tasks.session_records import STREAM_CONSUMER_GROUP
+from users.feed import notify_owner
+from users.feed_models import NotificationKind
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +169,13 @@ class SessionReader(threading.Thread):
         if event.kind == "response" and request_id.startswith("turn-"):
             stop_reason, error = turn_outcome(envelope)
             _tell_task(session, request_id, stop_reason=stop_reason, error=error)
+        elif event.method == "session/request_permission":
+            # Keyed by the event's index in the session: read again after a
+            # restart, it notifies once.
+            notify_owner(session.org, session.task_key, NotificationKind.AGENT_NEEDS_INPUT,
+                         f"permission/{session.session_id}/{session.index_base + event.index}",
+                         session_id=session.session_id,
+                         message="the agent asks permission")
         elif event.kind == "request" and event.method != "session/request_permission":
             # Foundry offers agents no file system or terminal: say so at
             # once rather than leave the agent waiting.

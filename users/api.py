@@ -76,3 +76,7 @@ def revoke(request: HttpRequest, token_id: int) -> TokenOut:
         return TokenOut.from_orm(revoke_token(person(request), token_id))
     except TokenError as exc:
         raise ApiError(404, "not_found", str(exc)) from exc
+
+
+# The person's feed, notifications and sessions register on this router.
+from users import api_feed  # noqa: E402,F401

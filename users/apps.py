@@ -6,4 +6,4 @@ class UsersConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the actor type, its commands and reads.
-        from users import actor, commands, reads  # noqa: F401
+        from users import actor, commands, feed_commands, reads  # noqa: F401

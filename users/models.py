@@ -13,9 +13,11 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from users.feed_models import Notification, NotificationKind, SessionReadState, TaskAttention
 from users.token_models import PersonalAccessToken
 
-__all__ = ["GitHubCredential", "Membership", "MembershipRole", "PersonalAccessToken"]
+__all__ = ["GitHubCredential", "Membership", "MembershipRole", "Notification",
+           "NotificationKind", "PersonalAccessToken", "SessionReadState", "TaskAttention"]
 
 
 class MembershipRole(models.TextChoices):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from users.feed_models import NotificationKind
 from users.models import MembershipRole
 
 
@@ -41,3 +42,40 @@ class PreferencesIn(BaseModel):
     default_model: str | None = None
     last_org: str | None = None
     last_task: str | None = None
+
+
+class BumpTaskIn(BaseModel):
+    """Something about the task drew the person's attention now."""
+
+    org: str
+    task_id: str
+    reason: str = Field(default="", max_length=40)
+
+
+class NotifyIn(BumpTaskIn):
+    """A notification for the person (the task's owner), once per
+    ``event_key``; it also bumps the task."""
+
+    session_id: str = ""
+    kind: NotificationKind
+    message: str = Field(default="", max_length=500)
+    event_key: str = Field(min_length=1, max_length=200)
+
+
+class MarkReadIn(BaseModel):
+    """A session read up to ``up_to_seq`` (its last event when None) with its
+    task's notifications; or the notifications ``ids``; or ``everything``."""
+
+    org: str = ""
+    task_id: str = ""
+    session_id: str = ""
+    up_to_seq: int | None = Field(default=None, ge=0)
+    ids: list[int] = Field(default_factory=list, max_length=500)
+    everything: bool = False
+
+
+class DraftIn(BaseModel):
+    org: str
+    task_id: str
+    session_id: str
+    text: str = Field(default="", max_length=100_000)

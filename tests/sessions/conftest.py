@@ -36,7 +36,7 @@ from tests.sandboxes.conftest import (  # noqa: F401  (fixtures used here)
 )
 from users.models import Membership
 
-QUEUES = "actors.task,actors.sandbox,actors.organization,actors.github_data,maintenance"
+QUEUES = "actors.task,actors.sandbox,actors.organization,actors.github_data,actors.user,maintenance"
 
 
 @dataclass
@@ -149,6 +149,12 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        # A consumer cancelled mid-receive by the stopping loop leaves the
+        # process's Redis layer counting a receive of that dead loop: the
+        # next server's sockets would fail with "Two event loops…".
+        from channels.layers import channel_layers
+
+        channel_layers.backends.clear()
 
 
 class WsClient:

@@ -24,7 +24,8 @@ from tests.sandboxes.conftest import SandboxStack, sandbox_stack  # noqa: F401 (
 from users.credentials import store_github_token
 from users.models import Membership
 
-TASK_QUEUES = "actors.organization,actors.github_data,actors.sandbox,actors.task,maintenance"
+TASK_QUEUES = ("actors.organization,actors.github_data,actors.sandbox,actors.task,actors.user,"
+               "maintenance")
 ORG = "acme"
 
 
