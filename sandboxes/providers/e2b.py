@@ -128,7 +128,9 @@ class E2BProvider:
             raise ProviderError(f"E2B sandbox {sandbox.sandbox_id} reported HOME={home!r}")
         return SandboxPlace(
             provider_sandbox_id=sandbox.sandbox_id, home_path=home, repo_path=f"{home}/repo",
-            agent_token=secrets.token_urlsafe(24),
+            # Hex: a URL-safe token may begin with "-", which the server's
+            # argument parser reads as a flag (seen: 1 provision in ~60 failed).
+            agent_token=secrets.token_hex(24),
         )
 
     def clone(self, spec: SandboxSpec, place: SandboxPlace, *, token: str) -> SandboxPlace:
@@ -164,7 +166,7 @@ class E2BProvider:
         command = (
             f"cd {shlex.quote(place.repo_path)} && "
             f"SANDBOX_AGENT_ACP_REQUEST_TIMEOUT_MS=3600000 {shlex.quote(binary_path)} server "
-            f"--token \"$FOUNDRY_AGENT_TOKEN\" --no-telemetry --host 0.0.0.0 --port {AGENT_PORT}"
+            f"--token=\"$FOUNDRY_AGENT_TOKEN\" --no-telemetry --host 0.0.0.0 --port {AGENT_PORT}"
         )
         self._call(place, lambda: sandbox.commands.run(
             command, background=True, timeout=0,  # no command timeout: E2B's is 60 s

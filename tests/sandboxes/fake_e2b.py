@@ -118,7 +118,7 @@ class FakeCommands:
             log = (home / f"server-{local}.log").open("wb")
             proc = subprocess.Popen(
                 [str(sandbox_agent_binary()), "server",
-                 "--token", (envs or {})["FOUNDRY_AGENT_TOKEN"],
+                 f"--token={(envs or {})['FOUNDRY_AGENT_TOKEN']}",
                  "--no-telemetry", "--port", str(local)],
                 env={"PATH": os.environ["PATH"], "HOME": str(home)},
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
