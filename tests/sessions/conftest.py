@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from github_data.models import GitHubRepository
+from tasks.benchmark import LiveServer as BenchLiveServer
 from tasks.models import Task
 from tests.sandboxes.conftest import (  # noqa: F401  (fixtures used here)
     SandboxStack,
@@ -125,30 +125,11 @@ def task_stack(sandbox_stack: Any, tmp_path: Path) -> Iterator[Callable[..., Tas
         item.consumer.stop()
 
 
-class LiveServer:
+class LiveServer(BenchLiveServer):
     """The real ASGI app (``foundry.asgi``) under uvicorn, in a thread."""
 
-    def __init__(self) -> None:
-        import uvicorn
-
-        from foundry.asgi import application
-
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(
-            application, host="127.0.0.1", port=self.port, log_level="warning",
-            lifespan="off",
-        ))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise AssertionError("uvicorn did not start")
-            time.sleep(0.02)
-
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        super().stop()
         # A consumer cancelled mid-receive by the stopping loop leaves the
         # process's Redis layer counting a receive of that dead loop: the
         # next server's sockets would fail with "Two event loops…".
