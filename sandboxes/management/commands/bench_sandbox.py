@@ -27,6 +27,7 @@ from rich.console import Console
 from foundry.actors.processes import CeleryProcesses
 from sandboxes.acp_client import AcpConnection
 from sandboxes.actor import sandbox
+from sandboxes.bench_setup import use_emulator
 
 DEMO_PAUSE_SECONDS = 0.05
 
@@ -50,17 +51,7 @@ class Command(BaseCommand):
             EmulatorConfig(repos=1, branches_per_repo=2, prs_per_repo=0, members=1,
                            git_require_auth=True)
         ) as emulator:
-            env = {
-                "GITHUB_API_URL": emulator.base_url,
-                "GITHUB_APP_ID": str(emulator.app_id),
-                "GITHUB_APP_PRIVATE_KEY_PATH": str(emulator.write_private_key(
-                    Path(tmp) / "app.pem")),
-                "FOUNDRY_SANDBOX_DIR": str(Path(tmp) / "sandboxes"),
-                "FOUNDRY_SANDBOX_PROVIDER": "local",
-            }
-            for name, value in env.items():
-                setattr(settings, name, Path(value) if name.endswith("_DIR") else value)
-            settings.GITHUB_APP_PRIVATE_KEY = None
+            env = use_emulator(emulator, Path(tmp))
             workers = self._start_worker(console, Path(tmp), env)
             org = f"bench-{uuid.uuid4().hex[:6]}"
             repository = {"repo": f"{emulator.org}/repo-001", "branch": "main",

@@ -46,6 +46,7 @@ from foundry.actors.processes import CeleryProcesses
 from github_data.models import GitHubRepository
 from sandboxes.acp_client import AcpEventStream
 from sandboxes.actor import sandbox
+from sandboxes.bench_setup import use_emulator
 from tasks import sessions
 from tasks.benchmark import LiveServer, SessionDriver, drive
 from tasks.models import Task
@@ -84,17 +85,7 @@ class Command(BaseCommand):
             EmulatorConfig(repos=1, branches_per_repo=1, prs_per_repo=0, members=1,
                            git_require_auth=True)
         ) as emulator:
-            env = {
-                "GITHUB_API_URL": emulator.base_url,
-                "GITHUB_APP_ID": str(emulator.app_id),
-                "GITHUB_APP_PRIVATE_KEY_PATH": str(emulator.write_private_key(
-                    Path(tmp) / "app.pem")),
-                "FOUNDRY_SANDBOX_DIR": str(Path(tmp) / "sandboxes"),
-                "FOUNDRY_SANDBOX_PROVIDER": "local",
-            }
-            for name, value in env.items():
-                setattr(settings, name, Path(value) if name.endswith("_DIR") else value)
-            settings.GITHUB_APP_PRIVATE_KEY = None
+            env = use_emulator(emulator, Path(tmp))
             background = self._start_background(console, Path(tmp), env)
             server = LiveServer()
             bench = Bench(emulator.org, console, server.port)
